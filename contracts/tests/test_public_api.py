@@ -1,0 +1,67 @@
+import alephdraad_contracts
+
+# The public surface, spelled out: adding or removing a name is a deliberate change here.
+EXPECTED = [
+    "BAD_GATEWAY",
+    "CONFLICT",
+    "FORBIDDEN",
+    "GATEWAY_TIMEOUT",
+    "GENERIC_PROBLEMS",
+    "INTERNAL_ERROR",
+    "MALFORMED_REQUEST",
+    "METHOD_NOT_ALLOWED",
+    "NOT_ACCEPTABLE",
+    "NOT_FOUND",
+    "NOT_READY",
+    "PAYLOAD_TOO_LARGE",
+    "PROBLEM_CONTENT_TYPE",
+    "PROBLEM_TYPE_PREFIX",
+    "RATE_LIMITED",
+    "REQUEST_ID_HEADER",
+    "REQUEST_ID_PATTERN",
+    "SCHEMAS_DIR",
+    "SERVICE_UNAVAILABLE",
+    "UNAUTHENTICATED",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "VALIDATION_FAILED",
+    "JsonLogFormatter",
+    "ProblemBody",
+    "ProblemFieldError",
+    "ProblemType",
+    "accept_request_id",
+    "as_problem_json",
+    "bind_request_id",
+    "current_request_id",
+    "is_valid_request_id",
+    "load_schema",
+    "logging_config",
+    "new_request_id",
+    "problem_body",
+    "problem_type_for_status",
+    "problem_type_uri",
+    "reset_request_id",
+    "utc_timestamp",
+]
+
+
+def test_all_is_exactly_the_public_surface() -> None:
+    assert alephdraad_contracts.__all__ == EXPECTED
+
+
+def test_every_exported_name_exists() -> None:
+    for name in alephdraad_contracts.__all__:
+        assert hasattr(alephdraad_contracts, name), name
+
+
+def test_no_public_module_attributes_outside_all() -> None:
+    public = {
+        name
+        for name in vars(alephdraad_contracts)
+        if not name.startswith("_") and not _is_submodule(name)
+    }
+    assert public == set(EXPECTED)
+
+
+def _is_submodule(name: str) -> bool:
+    value = getattr(alephdraad_contracts, name)
+    return type(value).__name__ == "module"
