@@ -72,9 +72,15 @@ def test_generic_problems_are_valid_and_unique() -> None:
 
 @pytest.mark.parametrize(
     ("status", "code"),
-    [(404, "NOT_FOUND"), (405, "METHOD_NOT_ALLOWED"), (415, "UNSUPPORTED_MEDIA_TYPE"),
-     (422, "VALIDATION_FAILED"), (500, "INTERNAL_ERROR"), (502, "BAD_GATEWAY"),
-     (504, "GATEWAY_TIMEOUT")],
+    [
+        (404, "NOT_FOUND"),
+        (405, "METHOD_NOT_ALLOWED"),
+        (415, "UNSUPPORTED_MEDIA_TYPE"),
+        (422, "VALIDATION_FAILED"),
+        (500, "INTERNAL_ERROR"),
+        (502, "BAD_GATEWAY"),
+        (504, "GATEWAY_TIMEOUT"),
+    ],
 )
 def test_problem_type_for_known_status(status: int, code: str) -> None:
     assert problem_type_for_status(status).code == code

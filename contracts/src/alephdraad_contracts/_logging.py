@@ -23,7 +23,7 @@ def utc_timestamp(epoch_seconds: float) -> str:
 
 
 class JsonLogFormatter(logging.Formatter):
-    """Formats a record as one JSON line: ts, level, logger, message, service, request_id, extras."""
+    """One JSON line per record: ts, level, logger, message, service, request_id, extras."""
 
     def __init__(self, service: str = "unknown") -> None:
         super().__init__()
