@@ -40,10 +40,12 @@ def test_extras_are_logged_and_request_id_attribute_wins() -> None:
     record = _record("done", ())
     record.status = 201
     record.request_id = "from-record"
+    record.color_message = "\x1b[1mdone\x1b[0m"
     entry = json.loads(JsonLogFormatter().format(record))
     assert entry["status"] == 201
     assert entry["request_id"] == "from-record"
     assert entry["service"] == "unknown"
+    assert "color_message" not in entry
 
 
 def test_multiline_message_and_exception_stay_on_one_line() -> None:

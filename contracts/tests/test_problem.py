@@ -7,6 +7,7 @@ from alephdraad_contracts import (
     NOT_READY,
     SERVICE_UNAVAILABLE,
     VALIDATION_FAILED,
+    ProblemBody,
     ProblemType,
     as_problem_json,
     load_schema,
@@ -112,3 +113,15 @@ def test_schema_rejects_a_body_without_code() -> None:
     del body["code"]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(body, SCHEMA)
+
+
+def test_errors_is_the_only_optional_member() -> None:
+    assert ProblemBody.__required_keys__ == {
+        "type",
+        "title",
+        "status",
+        "detail",
+        "code",
+        "request_id",
+    }
+    assert ProblemBody.__optional_keys__ == {"errors"}

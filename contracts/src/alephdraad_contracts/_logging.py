@@ -10,9 +10,10 @@ from typing import Any
 from ._request_id import current_request_id
 
 # Attributes every LogRecord has; anything else was passed through `extra=` and is logged.
+# uvicorn adds `color_message` (the message again, with ANSI colours): never wanted in JSON.
 _STANDARD_ATTRS = frozenset(
     vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None)).keys()
-    | {"message", "asctime", "taskName"}
+    | {"message", "asctime", "taskName", "color_message"}
 )
 
 

@@ -1,7 +1,7 @@
 """RFC 9457 problem details, the one error shape of core, feature and the gateway."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: on Python 3.11 it hides NotRequired from
+# TypedDict, which would then list `errors` among the required keys.
 import re
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict

@@ -272,7 +272,8 @@ class Stack:
         process.start()
         process.wait_ready(lambda: _http_ok(ready_url), self.options.ready_timeout_s, what)
         self._reported_exits.discard(name)
-        self.options.say(f"{process.name} ready ({ready_url.rsplit('/', 1)[0]})")
+        base_url = ready_url.removesuffix("/readyz").removesuffix("/health/gateway")
+        self.options.say(f"{process.name} ready ({base_url})")
         if (self.state_dir / "stack.json").exists():
             self._write_info(self.info())
 

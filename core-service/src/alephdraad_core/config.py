@@ -1,0 +1,113 @@
+"""The service's whole configuration: environment variables only, validated once at start-up.
+
+Every variable is documented in README.md (one row each). Django settings and the gunicorn
+config module both read from here, so there is one parser and one set of error messages.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+_POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
+# The key signs tokens clients hold (password resets, email verification); short keys can be
+# brute-forced offline from one signed value.
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class CoreConfig(BaseSettings):
+    """Typed view of the environment. Attribute names are short; aliases are the env names."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
+
+    database_url: SecretStr = Field(validation_alias="DATABASE_URL")
+    secret_key: SecretStr = Field(validation_alias="CORE_SECRET_KEY")
+    debug: bool = Field(default=False, validation_alias="CORE_DEBUG")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default=["*"], validation_alias="CORE_ALLOWED_HOSTS", min_length=1
+    )
+    db_conn_max_age: int = Field(default=60, ge=0, validation_alias="CORE_DB_CONN_MAX_AGE")
+    public_url: str = Field(default="http://127.0.0.1:8080", validation_alias="PUBLIC_URL")
+    log_level: LogLevel = Field(default="INFO", validation_alias="LOG_LEVEL")
+    host: str = Field(default="127.0.0.1", min_length=1, validation_alias="CORE_HOST")
+    port: int = Field(default=8001, ge=1, le=65535, validation_alias="CORE_PORT")
+    web_workers: int = Field(default=2, ge=1, validation_alias="CORE_WEB_WORKERS")
+    web_threads: int = Field(default=4, ge=1, validation_alias="CORE_WEB_THREADS")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # 12-factor: no .env files, secret dirs or constructor overrides that could make two
+        # replicas of the same deployment disagree about their configuration.
+        return (env_settings,)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: SecretStr) -> SecretStr:
+        scheme = urlsplit(value.get_secret_value()).scheme
+        if scheme not in _POSTGRES_SCHEMES:
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_KEY_LENGTH} characters long")
+        return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        # Links are built as PUBLIC_URL + "/api/v1/…", so a trailing slash would double up.
+        return value.rstrip("/")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors(include_url=False):
+        variable = ".".join(str(part) for part in item["loc"]) or "environment"
+        problems.append(f"{variable}: {item['msg']}")
+    return "; ".join(problems)
+
+
+def load_config() -> CoreConfig:
+    """Read and validate the environment; a bad or missing variable raises ImproperlyConfigured."""
+    try:
+        return CoreConfig()
+    except ValidationError as error:
+        raise ImproperlyConfigured(
+            f"invalid core-service configuration: {_describe(error)}"
+        ) from None

@@ -1,0 +1,26 @@
+"""URL map of core-service. The gateway forwards these paths unchanged (DESIGN.md section 6)."""
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
+
+urlpatterns = [
+    path("", include("alephdraad_core.health.urls")),
+    path("docs/core/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-document"),
+    # The split view serves its init script from a URL instead of inline, so the viewer keeps
+    # working under a Content-Security-Policy without 'unsafe-inline'.
+    re_path(
+        r"^docs/core/?$",
+        SpectacularSwaggerSplitView.as_view(url_name="openapi-document"),
+        name="openapi-viewer",
+    ),
+    # Public API: each domain mounts its routes under api/v1/ here.
+    #
+    # Reserved: internal/v1/ is the service-to-service listener for signed calls (DESIGN.md
+    # section 5). The gateway answers 404 to any /internal/ path, so nothing public may live
+    # below it.
+]
+
+handler400 = "alephdraad_core.platform.problems.bad_request"
+handler403 = "alephdraad_core.platform.problems.permission_denied"
+handler404 = "alephdraad_core.platform.problems.page_not_found"
+handler500 = "alephdraad_core.platform.problems.server_error"

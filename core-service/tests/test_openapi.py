@@ -1,0 +1,123 @@
+"""The OpenAPI document: served, viewable, valid, and identical to the committed contract."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from drf_spectacular.validation import validate_schema
+
+from alephdraad_contracts import load_schema
+from alephdraad_core import __version__
+from alephdraad_core.openapi import SchemaWarnings, build_openapi_schema, render_openapi_document
+from tests.conftest import assert_problem
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMMITTED = REPO_ROOT / "contracts/openapi/core.json"
+SERVICE_DIR = Path(__file__).resolve().parents[1]
+
+
+def test_committed_document_matches_the_code() -> None:
+    assert COMMITTED.is_file(), f"{COMMITTED} is missing: run `make openapi`"
+    generated = render_openapi_document()
+
+    assert generated == COMMITTED.read_text(encoding="utf-8"), (
+        "contracts/openapi/core.json differs from the code: run `make openapi` and commit it"
+    )
+
+
+def test_generation_is_deterministic() -> None:
+    assert render_openapi_document() == render_openapi_document()
+
+
+def test_document_is_valid_openapi_with_the_probes() -> None:
+    schema = build_openapi_schema()
+
+    validate_schema(schema)
+    assert schema["info"]["title"] == "Alephdraad core-service"
+    assert schema["info"]["version"] == __version__
+    assert set(schema["paths"]) == {"/healthz", "/readyz"}
+    not_ready = schema["paths"]["/readyz"]["get"]["responses"]["503"]["content"]
+    assert not_ready["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"
+    }
+
+
+def test_an_undocumented_endpoint_fails_generation() -> None:
+    # tests.urls has API views without extend_schema, whose bodies drf-spectacular must guess.
+    with pytest.raises(SchemaWarnings):
+        build_openapi_schema(urlconf="tests.urls")
+
+
+def test_problem_component_has_the_contract_fields() -> None:
+    contract = load_schema("problem")
+    component = build_openapi_schema()["components"]["schemas"]["Problem"]
+
+    # "instance" is optional in the contract and never sent by this service.
+    assert set(component["properties"]) == set(contract["properties"]) - {"instance"}
+    assert sorted(component["required"]) == sorted(contract["required"])
+
+
+def test_cli_writes_the_document(tmp_path: Path) -> None:
+    out = tmp_path / "core.json"
+
+    subprocess.run(
+        [sys.executable, "-m", "alephdraad_core.openapi", str(out)],
+        cwd=SERVICE_DIR,
+        check=True,
+        timeout=60,
+        capture_output=True,
+    )
+
+    assert out.read_text(encoding="utf-8") == render_openapi_document()
+
+
+def test_document_is_served_as_json(client: Client) -> None:
+    response = client.get("/docs/core/openapi.json")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi+json")
+    document = json.loads(response.content)
+    assert document["info"]["title"] == "Alephdraad core-service"
+    assert "/readyz" in document["paths"]
+
+
+@pytest.mark.parametrize("path", ["/docs/core", "/docs/core/"])
+def test_viewer_page_loads_swagger_ui_from_local_static_files(client: Client, path: str) -> None:
+    page = client.get(path)
+
+    assert page.status_code == 200
+    assert page["Content-Type"].startswith("text/html")
+    html = page.content.decode()
+    assert "swagger-ui" in html.lower()
+    assets = re.findall(r'(?:src|href)="(/docs/core/static/[^"]+)"', html)
+    assert any(asset.endswith("swagger-ui-bundle.js") for asset in assets), assets
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        b"".join(response.streaming_content)
+
+
+def test_viewer_init_script_points_at_the_document(client: Client) -> None:
+    html = client.get("/docs/core").content.decode()
+    [script_url] = re.findall(r'<script src="(/docs/core[^"]*script[^"]*)"', html)
+
+    script = client.get(script_url.replace("&amp;", "&"))
+
+    assert script.status_code == 200
+    assert script["Content-Type"].startswith("application/javascript")
+    assert "/docs/core/openapi.json" in script.content.decode()
+
+
+def test_static_files_refuse_writes_with_a_problem(client: Client) -> None:
+    asset = "/docs/core/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css"
+
+    response = client.post(asset, data="x", content_type="text/css")
+
+    assert_problem(response, 405, "METHOD_NOT_ALLOWED")
+    assert "GET" in response["Allow"]

@@ -1,0 +1,71 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from beanie import Document
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.types import ControllerRouterHandler
+
+from alephdraad_feature.health.api import ROUTE_HANDLERS as HEALTH_ROUTES
+from alephdraad_feature.model_registry import DOCUMENT_MODELS
+from alephdraad_feature.platform.db import mongo_lifespan
+from alephdraad_feature.platform.docs import openapi_config, swagger_ui_assets_router
+from alephdraad_feature.platform.media_type import JsonContentTypeMiddleware
+from alephdraad_feature.platform.problem_schema import ProblemSchemaPlugin
+from alephdraad_feature.platform.problems import EXCEPTION_HANDLERS
+from alephdraad_feature.platform.request_id import RequestIdMiddleware
+from alephdraad_feature.settings import Settings, load_settings
+
+SETTINGS_STATE_KEY = "settings"
+
+
+def create_app(
+    settings: Settings | None = None,
+    extra_route_handlers: Sequence[ControllerRouterHandler] = (),
+    *,
+    document_models: Sequence[type[Document]] | None = None,
+) -> Litestar:
+    """Build the application.
+
+    `settings` defaults to the environment (`load_settings()`); tests pass their own, plus
+    test-only handlers in `extra_route_handlers` and documents in `document_models` (default:
+    `model_registry.DOCUMENT_MODELS`). Building the app does no I/O: MongoDB is reached in the
+    lifespan, so the OpenAPI generator can build it without a database.
+    """
+    settings = settings if settings is not None else load_settings()
+    route_handlers: list[ControllerRouterHandler] = [
+        *HEALTH_ROUTES,
+        swagger_ui_assets_router(),
+        # Public domains mount under /api/v1/ here.
+        #
+        # /internal/v1/ is reserved for the service-to-service listener (DESIGN section 5):
+        # routes there will require an RFC 9421 signature checked by the shared contracts
+        # package, and the gateway refuses any /internal/ path. Nothing is mounted there yet.
+        *extra_route_handlers,
+    ]
+    app = Litestar(
+        route_handlers=route_handlers,
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[JsonContentTypeMiddleware()],
+        lifespan=[
+            mongo_lifespan(
+                settings, DOCUMENT_MODELS if document_models is None else document_models
+            )
+        ],
+        openapi_config=openapi_config(),
+        plugins=[ProblemSchemaPlugin()],
+        state=State({SETTINGS_STATE_KEY: settings}),
+        # Debug only adds the exception's name to 500 details (platform.problems); our handlers
+        # answer every exception, so Litestar's HTML debug page cannot appear either way.
+        debug=settings.feature_debug,
+        # Logging is configured once per process (serve.py / asgi.py) with the contracts' JSON
+        # formatter; Litestar's own config would add a plain-text handler of its own.
+        logging_config=None,
+    )
+    # Outermost, around Litestar's exception handling, so 404s, 405s and crashes get a request id
+    # (and a log line) too; Litestar's `middleware=` only wraps requests that matched a route.
+    app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
+    return app

@@ -1,0 +1,12 @@
+"""Every Beanie document model of the service, in one place.
+
+`init_beanie` binds exactly these at start-up. A domain adds its models here, e.g.
+`from alephdraad_feature.replies.models import Reply` and `Reply` in the tuple, so the list of
+collections the service owns (and indexes it creates) reads top to bottom in one file.
+"""
+
+from __future__ import annotations
+
+from beanie import Document
+
+DOCUMENT_MODELS: tuple[type[Document], ...] = ()

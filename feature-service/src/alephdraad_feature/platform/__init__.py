@@ -1,0 +1,1 @@
+"""Cross-cutting machinery every domain relies on: errors, request ids, MongoDB, API docs."""
