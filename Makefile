@@ -61,7 +61,9 @@ test-feature: ## feature-service tests against a real MongoDB-compatible server
 test-e2e: ## Whole-system tests through the gateway (stack started with --ephemeral)
 	@cd tests-e2e && $(UV) run --frozen --quiet pytest $(PYTEST_ARGS)
 
-lint: sync ## ruff lint + format check over everything, strict mypy on contracts
+lint: sync ## ruff lint + format check over everything, strict mypy on contracts, lock files current
+	@for p in $(PROJECTS); do (cd $(ROOT)/$$p && $(UV) lock --check --quiet) \
+	  || { echo "$$p/uv.lock is out of date: run make lock" >&2; exit 1; }; done
 	@cd deploy/local && $(UV) run --frozen --quiet ruff check $(ROOT)
 	@cd deploy/local && $(UV) run --frozen --quiet ruff format --check $(ROOT)
 	@cd contracts && $(UV) run --frozen --quiet mypy
