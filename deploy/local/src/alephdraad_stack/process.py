@@ -126,6 +126,15 @@ class ManagedProcess:
                 )
             time.sleep(POLL_INTERVAL_S)
 
+    def start_and_wait(self, probe: Callable[[], bool], timeout_s: float, what: str) -> None:
+        """Start, then wait until ready; a process that never gets ready is stopped again."""
+        self.start()
+        try:
+            self.wait_ready(probe, timeout_s, what)
+        except BaseException:
+            self.stop()
+            raise
+
     def stop(self) -> None:
         """Ask the leader to stop, wait, then make sure nothing of its group is left."""
         popen = self._popen

@@ -247,10 +247,9 @@ def start_embedded_postgres(
         run_as=run_as,
         stop_signal=signal.SIGINT,  # "fast" shutdown: roll back clients, checkpoint, exit
     )
-    process.start()
     admin_url = postgres_url(password, port, "postgres")
+    process.start_and_wait(lambda: _postgres_answers(admin_url), READY_TIMEOUT_S, "PostgreSQL")
     try:
-        process.wait_ready(lambda: _postgres_answers(admin_url), READY_TIMEOUT_S, "PostgreSQL")
         _ensure_database(admin_url, DATABASE_NAME)
     except BaseException:
         process.stop()
@@ -301,13 +300,8 @@ def start_embedded_mongo(
         log_path=log_dir / "mongodb.log",
         env=dict(env),
     )
-    process.start()
     url = mongo_url(port)
-    try:
-        process.wait_ready(lambda: _mongo_answers(url), READY_TIMEOUT_S, "MongoDB")
-    except BaseException:
-        process.stop()
-        raise
+    process.start_and_wait(lambda: _mongo_answers(url), READY_TIMEOUT_S, "MongoDB")
     return ProvidedServer("mongo", url, "embedded", port, process)
 
 
@@ -351,12 +345,7 @@ def start_smtp_sink(
         log_path=log_dir / "smtp.log",
         env=dict(env),
     )
-    process.start()
-    try:
-        process.wait_ready(lambda: _smtp_answers(port), READY_TIMEOUT_S, "SMTP")
-    except BaseException:
-        process.stop()
-        raise
+    process.start_and_wait(lambda: _smtp_answers(port), READY_TIMEOUT_S, "SMTP")
     return ProvidedServer("smtp", smtp_url(port), "embedded", port, process)
 
 

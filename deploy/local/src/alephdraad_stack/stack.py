@@ -269,8 +269,7 @@ class Stack:
             return
         process, ready_url, what = self._build_service(name)
         self.services[name] = process
-        process.start()
-        process.wait_ready(lambda: _http_ok(ready_url), self.options.ready_timeout_s, what)
+        process.start_and_wait(lambda: _http_ok(ready_url), self.options.ready_timeout_s, what)
         self._reported_exits.discard(name)
         base_url = ready_url.removesuffix("/readyz").removesuffix("/health/gateway")
         self.options.say(f"{process.name} ready ({base_url})")
