@@ -77,7 +77,8 @@ def test_generic_problems_are_valid_and_unique() -> None:
         (404, "NOT_FOUND"),
         (405, "METHOD_NOT_ALLOWED"),
         (415, "UNSUPPORTED_MEDIA_TYPE"),
-        (422, "VALIDATION_FAILED"),
+        (400, "MALFORMED_REQUEST"),
+        (422, "UNPROCESSABLE_CONTENT"),
         (500, "INTERNAL_ERROR"),
         (502, "BAD_GATEWAY"),
         (504, "GATEWAY_TIMEOUT"),
@@ -90,6 +91,11 @@ def test_problem_type_for_known_status(status: int, code: str) -> None:
 def test_bare_503_is_service_unavailable_not_not_ready() -> None:
     assert problem_type_for_status(503) is SERVICE_UNAVAILABLE
     assert NOT_READY.status == 503
+
+
+def test_validation_failures_are_400() -> None:
+    assert VALIDATION_FAILED.status == 400
+    assert problem_type_for_status(400).code == "MALFORMED_REQUEST"
 
 
 def test_problem_type_for_unlisted_status() -> None:

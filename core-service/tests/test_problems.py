@@ -73,12 +73,12 @@ def test_malformed_json_is_a_400_problem(client: Client) -> None:
     assert "JSON parse error" in body["detail"]
 
 
-def test_validation_failure_is_a_422_problem_with_dotted_field_errors(client: Client) -> None:
+def test_validation_failure_is_a_400_problem_with_dotted_field_errors(client: Client) -> None:
     payload = {"title": "far too long", "author": {"email": "nope"}, "tags": [{"name": "ok"}, {}]}
 
     response = client.post("/test/posts", data=payload, content_type="application/json")
 
-    body = assert_problem(response, 422, "VALIDATION_FAILED")
+    body = assert_problem(response, 400, "VALIDATION_FAILED")
     fields = {error["field"]: error["message"] for error in body["errors"]}
     assert set(fields) == {"title", "author.email", "tags.1.name"}
     assert "5 characters" in fields["title"]
@@ -90,7 +90,7 @@ def test_object_level_validation_error_has_the_empty_field(client: Client) -> No
 
     response = client.post("/test/posts", data=payload, content_type="application/json")
 
-    body = assert_problem(response, 422, "VALIDATION_FAILED")
+    body = assert_problem(response, 400, "VALIDATION_FAILED")
     assert body["errors"] == [{"field": "", "message": "title and author must differ"}]
 
 

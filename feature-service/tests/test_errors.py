@@ -137,7 +137,7 @@ async def test_malformed_json_is_400(make_client: MakeClient, path: str) -> None
     assert body["detail"] == "The request body is not valid JSON: Input data was truncated"
 
 
-async def test_invalid_body_fields_are_422_with_dotted_paths(make_client: MakeClient) -> None:
+async def test_invalid_body_fields_are_400_with_dotted_paths(make_client: MakeClient) -> None:
     async with make_client(HANDLERS) as client:
         response = await client.post(
             "/test/drafts", json={"content": "", "items": [{"name": "ok"}, {"name": ""}]}
@@ -152,7 +152,7 @@ async def test_invalid_body_fields_are_422_with_dotted_paths(make_client: MakeCl
     ("sent", "message"),
     [({}, "A JSON request body is required"), ({"json": [1]}, "valid dictionary")],
 )
-async def test_missing_or_mistyped_body_is_422_on_body(
+async def test_missing_or_mistyped_body_is_400_on_body(
     make_client: MakeClient, sent: dict[str, Any], message: str
 ) -> None:
     async with make_client(HANDLERS) as client:
@@ -166,7 +166,7 @@ async def test_missing_or_mistyped_body_is_422_on_body(
     ("query", "message"),
     [("", "Missing required query parameter"), ("?limit=abc", "int"), ("?limit=500", "<= 100")],
 )
-async def test_invalid_query_is_422_on_the_parameter(
+async def test_invalid_query_is_400_on_the_parameter(
     make_client: MakeClient, query: str, message: str
 ) -> None:
     async with make_client(HANDLERS) as client:

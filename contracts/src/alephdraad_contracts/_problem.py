@@ -118,7 +118,11 @@ NOT_ACCEPTABLE = _generic("NOT_ACCEPTABLE", 406, "Not acceptable")
 CONFLICT = _generic("CONFLICT", 409, "Conflict")
 PAYLOAD_TOO_LARGE = _generic("PAYLOAD_TOO_LARGE", 413, "Payload too large")
 UNSUPPORTED_MEDIA_TYPE = _generic("UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type")
-VALIDATION_FAILED = _generic("VALIDATION_FAILED", 422, "Validation failed")
+# Input that does not fit the request's schema (wrong type, unknown field, too long, bad
+# format): 400, like a malformed body. 422 is for well-formed requests that break a domain rule,
+# and those carry the domain's own code (e.g. REPLY_TOO_DEEP).
+VALIDATION_FAILED = _generic("VALIDATION_FAILED", 400, "Validation failed")
+UNPROCESSABLE_CONTENT = _generic("UNPROCESSABLE_CONTENT", 422, "Unprocessable content")
 RATE_LIMITED = _generic("RATE_LIMITED", 429, "Too many requests")
 INTERNAL_ERROR = _generic("INTERNAL_ERROR", 500, "Internal server error")
 BAD_GATEWAY = _generic("BAD_GATEWAY", 502, "Bad gateway")
@@ -137,6 +141,7 @@ GENERIC_PROBLEMS: tuple[ProblemType, ...] = (
     PAYLOAD_TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
     VALIDATION_FAILED,
+    UNPROCESSABLE_CONTENT,
     RATE_LIMITED,
     INTERNAL_ERROR,
     BAD_GATEWAY,
@@ -145,9 +150,10 @@ GENERIC_PROBLEMS: tuple[ProblemType, ...] = (
     GATEWAY_TIMEOUT,
 )
 
-# NOT_READY shares 503 with SERVICE_UNAVAILABLE; a bare 503 means the latter.
+# NOT_READY shares 503 with SERVICE_UNAVAILABLE, VALIDATION_FAILED 400 with MALFORMED_REQUEST:
+# a bare status means the latter of each pair.
 _GENERIC_BY_STATUS: dict[int, ProblemType] = {
-    p.status: p for p in GENERIC_PROBLEMS if p is not NOT_READY
+    p.status: p for p in GENERIC_PROBLEMS if p is not NOT_READY and p is not VALIDATION_FAILED
 }
 
 
