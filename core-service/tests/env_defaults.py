@@ -8,7 +8,11 @@ launcher (`make test-core`) or the developer provides.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -27,3 +31,12 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
             "DATABASE_URL=postgresql://… yourself."
         )
     os.environ.setdefault("CORE_SECRET_KEY", TEST_SECRET_KEY)
+    if not os.environ.get("CORE_JWT_KEYS_FILE") and not os.environ.get("CORE_JWT_KEYS"):
+        # A throwaway signing key set per test run, written by the same code as production's.
+        from alephdraad_core.authn.keys import new_key_entry, write_key_file
+
+        key_dir = Path(tempfile.mkdtemp(prefix="core-test-keys-"))
+        atexit.register(shutil.rmtree, key_dir, True)
+        key_file = key_dir / "jwt.json"
+        write_key_file(key_file, [new_key_entry()])
+        os.environ["CORE_JWT_KEYS_FILE"] = str(key_file)

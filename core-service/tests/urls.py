@@ -47,6 +47,10 @@ class PostSerializer(serializers.Serializer):
 
 
 class PostView(APIView):
+    # Anonymous on purpose: these views exercise error rendering, not authentication.
+    authentication_classes = ()
+    permission_classes = ()
+
     def post(self, request: Request) -> Response:
         serializer = PostSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -70,6 +74,9 @@ def _raise(kind: str) -> None:
 
 
 class RaiseView(APIView):
+    authentication_classes = ()
+    permission_classes = ()
+
     def get(self, request: Request, kind: str) -> Response:
         _raise(kind)
         return Response({})

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -44,6 +44,26 @@ class CoreConfig(BaseSettings):
     port: int = Field(default=8001, ge=1, le=65535, validation_alias="CORE_PORT")
     web_workers: int = Field(default=2, ge=1, validation_alias="CORE_WEB_WORKERS")
     web_threads: int = Field(default=4, ge=1, validation_alias="CORE_WEB_THREADS")
+    # Access-token signing keys (authn/keys.py): a key-set file, or the same JSON in a variable
+    # (for secret stores that inject environment variables). One of the two is required.
+    jwt_keys_file: str | None = Field(default=None, validation_alias="CORE_JWT_KEYS_FILE")
+    jwt_keys: SecretStr | None = Field(default=None, validation_alias="CORE_JWT_KEYS")
+    jwt_issuer: str = Field(
+        default="urn:alephdraad:core", min_length=1, validation_alias="CORE_JWT_ISSUER"
+    )
+    # The gateway (and only it) may tell us the client's address in X-Real-IP.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=["127.0.0.1", "::1"], validation_alias="CORE_TRUSTED_PROXIES"
+    )
+    smtp_url: SecretStr = Field(
+        default=SecretStr("smtp://127.0.0.1:25"), validation_alias="SMTP_URL"
+    )
+    mail_from: str = Field(
+        default="Alephdraad <no-reply@alephdraad.local>", min_length=3, validation_alias="MAIL_FROM"
+    )
+    worker_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, validation_alias="CORE_WORKER_POLL_SECONDS"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -73,7 +93,24 @@ class CoreConfig(BaseSettings):
             raise ValueError(f"must be at least {MIN_SECRET_KEY_LENGTH} characters long")
         return value
 
-    @field_validator("allowed_hosts", mode="before")
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr) -> SecretStr:
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+            raise ValueError("must be an smtp:// or smtps:// URL with a host")
+        return value
+
+    @model_validator(mode="after")
+    def _signing_keys_given(self) -> CoreConfig:
+        if self.jwt_keys_file is None and self.jwt_keys is None:
+            raise ValueError(
+                "CORE_JWT_KEYS_FILE or CORE_JWT_KEYS must be set (a JSON key set; "
+                "`manage.py jwt_keys init --file PATH` creates one)"
+            )
+        return self
+
+    @field_validator("allowed_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):

@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alephdraad_core.settings")
     os.environ.setdefault("DATABASE_URL", "postgresql://openapi.invalid/unused")
     os.environ.setdefault("CORE_SECRET_KEY", secrets.token_urlsafe(48))
+    os.environ.setdefault("CORE_JWT_KEYS_FILE", "/nonexistent/unused-jwt-keys.json")
 
     import django
 

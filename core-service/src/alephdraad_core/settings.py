@@ -20,15 +20,40 @@ ALLOWED_HOSTS = CONFIG.allowed_hosts
 PUBLIC_URL = CONFIG.public_url
 
 INSTALLED_APPS = [
-    # django.contrib.auth is left out on purpose: the custom user model must exist before
-    # auth's first migration runs, and it arrives with the accounts domain.
     "django.contrib.contenttypes",
+    # For the password hashers and validators and AbstractBaseUser; its Permission tables are
+    # unused (admins are their own table, DESIGN section 4).
+    "django.contrib.auth",
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "alephdraad_core.platform",
     "alephdraad_core.health",
+    "alephdraad_core.accounts",
+    "alephdraad_core.authn",
+    "alephdraad_core.security",
+    "alephdraad_core.mail",
+    "alephdraad_core.admins",
+]
+
+AUTH_USER_MODEL = "accounts.User"
+# Argon2id (OWASP ASVS 5.0 V11.4.2); the others only verify hashes made by older settings.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+# ASVS V6.2: length, not composition. The maximum is enforced by the serializers (128).
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "username", "full_name")},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
 MIDDLEWARE = [
@@ -96,7 +121,9 @@ WHITENOISE_USE_FINDERS = True
 # same-origin referrer and opener policies); HSTS and TLS redirects are the gateway's job, as
 # it is the only TLS endpoint, so `check --deploy` warnings about them are silenced.
 X_FRAME_OPTIONS = "DENY"
-SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008"]
+# auth.E003 wants USERNAME_FIELD declared unique=True; users.email is unique through the
+# case-insensitive functional index idx_users_email instead (one index, not two).
+SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", "auth.E003"]
 # Cookies follow the scheme clients actually use, which only PUBLIC_URL knows.
 CSRF_COOKIE_SECURE = CONFIG.public_url.startswith("https://")
 
@@ -106,16 +133,26 @@ LOGGING = json_logging_config(CONFIG.log_level)
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    # No authentication yet; the accounts domain adds its token authenticator here. DRF's
-    # defaults would import django.contrib.auth, which is not installed.
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    # User access tokens everywhere; admin views name AdminTokenAuthentication instead, so an
+    # admin token is never a user token and the reverse (DESIGN section 4).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "alephdraad_core.authn.authentication.UserTokenAuthentication"
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["alephdraad_core.authn.permissions.IsUser"],
     "UNAUTHENTICATED_USER": None,
     "UNAUTHENTICATED_TOKEN": None,
     "EXCEPTION_HANDLER": "alephdraad_core.platform.problems.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+
+JWT_ISSUER = CONFIG.jwt_issuer
+JWT_KEYS_FILE = CONFIG.jwt_keys_file
+JWT_KEYS = CONFIG.jwt_keys.get_secret_value() if CONFIG.jwt_keys else None
+TRUSTED_PROXIES = frozenset(CONFIG.trusted_proxies)
+SMTP_URL = CONFIG.smtp_url.get_secret_value()
+MAIL_FROM = CONFIG.mail_from
+WORKER_POLL_SECONDS = CONFIG.worker_poll_seconds
 
 SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "Alephdraad core-service",
@@ -135,4 +172,10 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "userToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            "adminToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        }
+    },
 }

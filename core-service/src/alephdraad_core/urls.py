@@ -3,6 +3,8 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 
+from alephdraad_core.authn.urls import well_known_urlpatterns
+
 urlpatterns = [
     path("", include("alephdraad_core.health.urls")),
     path("docs/core/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-document"),
@@ -13,7 +15,11 @@ urlpatterns = [
         SpectacularSwaggerSplitView.as_view(url_name="openapi-document"),
         name="openapi-viewer",
     ),
-    # Public API: each domain mounts its routes under api/v1/ here.
+    # Public API: each domain mounts its routes under api/v1/.
+    path("", include(well_known_urlpatterns)),
+    path("api/v1/", include("alephdraad_core.accounts.urls")),
+    path("api/v1/", include("alephdraad_core.authn.urls")),
+    path("api/v1/admin/", include("alephdraad_core.admins.urls")),
     #
     # Reserved: internal/v1/ is the service-to-service listener for signed calls (DESIGN.md
     # section 5). The gateway answers 404 to any /internal/ path, so nothing public may live

@@ -29,7 +29,7 @@ from .ports import HOST, resolve_ports
 from .process import ManagedProcess, run_once
 from .servers import ProvidedServer, provide, secrets_token
 
-SERVICES = ("core", "feature", "gateway")
+SERVICES = ("core", "core-worker", "feature", "gateway")
 STACK_DIR_VARIABLE = "ALEPHDRAAD_STACK_DIR"
 SERVER_KINDS = ("postgres", "mongo", "smtp")
 PORTED_COMPONENTS = ["gateway", "core", "feature", "postgres", "mongo", "smtp"]
@@ -174,6 +174,8 @@ class Stack:
     def _service_env(self) -> dict[str, str]:
         env = {k: v for k, v in self.options.env.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
         env.setdefault("CORE_SECRET_KEY", self._secrets["core_secret_key"])
+        if not env.get("CORE_JWT_KEYS"):
+            env.setdefault("CORE_JWT_KEYS_FILE", str(self.state_dir / "keys" / "core-jwt.json"))
         env.setdefault("PUBLIC_URL", self.gateway_url)
         env.update(
             {
@@ -192,6 +194,17 @@ class Stack:
 
     def _migrate_core(self) -> None:
         root = self.options.repo_root
+        env = self._service_env()
+        if env.get("CORE_JWT_KEYS_FILE"):
+            # Development signing keys, generated once per state directory (mode 0600).
+            run_once(
+                "core-service signing keys",
+                [str(service_venv_bin(root, "core-service", "python")), "manage.py", "jwt_keys",
+                 "init", "--file", env["CORE_JWT_KEYS_FILE"]],
+                log_path=self.logs_dir / "core-migrate.log",
+                env=env,
+                cwd=root / "core-service",
+            )
         run_once(
             "core-service migrations",
             [
@@ -201,15 +214,28 @@ class Stack:
                 "--noinput",
             ],
             log_path=self.logs_dir / "core-migrate.log",
-            env=self._service_env(),
+            env=env,
             cwd=root / "core-service",
         )
         self.options.say("core-service migrations applied")
 
     def _build_service(self, name: str) -> tuple[ManagedProcess, str, str]:
-        """The process of a service, the URL that tells it is ready, and what that checks."""
+        """The process of a service, the URL (or file) that tells it is ready, and what."""
         root = self.options.repo_root
         env = self._service_env()
+        if name == "core-worker":
+            ready_file = self.state_dir / "run" / "core-worker.ready"
+            ready_file.parent.mkdir(parents=True, exist_ok=True)
+            ready_file.unlink(missing_ok=True)
+            process = ManagedProcess(
+                "core-service worker",
+                [str(service_venv_bin(root, "core-service", "python")), "manage.py",
+                 "run_worker", "--ready-file", str(ready_file)],
+                log_path=self.logs_dir / "core-worker.log",
+                env=env,
+                cwd=root / "core-service",
+            )
+            return process, ready_file.as_uri(), "core-service worker first pass"
         if name == "core":
             process = ManagedProcess(
                 "core-service",
@@ -269,10 +295,13 @@ class Stack:
             return
         process, ready_url, what = self._build_service(name)
         self.services[name] = process
-        process.start_and_wait(lambda: _http_ok(ready_url), self.options.ready_timeout_s, what)
+        process.start_and_wait(lambda: _is_ready(ready_url), self.options.ready_timeout_s, what)
         self._reported_exits.discard(name)
-        base_url = ready_url.removesuffix("/readyz").removesuffix("/health/gateway")
-        self.options.say(f"{process.name} ready ({base_url})")
+        if ready_url.startswith("file:"):
+            self.options.say(f"{process.name} ready")
+        else:
+            base_url = ready_url.removesuffix("/readyz").removesuffix("/health/gateway")
+            self.options.say(f"{process.name} ready ({base_url})")
         if (self.state_dir / "stack.json").exists():
             self._write_info(self.info())
 
@@ -313,6 +342,7 @@ class Stack:
             }
         service_urls = {
             "core": f"http://{HOST}:{self.ports.get('core')}",
+            "core-worker": None,
             "feature": f"http://{HOST}:{self.ports.get('feature')}",
             "gateway": self.gateway_url if self.ports else None,
         }
@@ -366,7 +396,10 @@ class Stack:
             self._lock_file = None
 
 
-def _http_ok(url: str) -> bool:
+def _is_ready(url: str) -> bool:
+    """An http(s) URL answers 200, or a file:// URL exists (a process's ready file)."""
+    if url.startswith("file:"):
+        return Path(url.removeprefix("file://")).exists()
     try:
         return httpx.get(url, timeout=2.0).status_code == 200
     except httpx.HTTPError:

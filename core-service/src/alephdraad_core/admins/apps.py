@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AdminsConfig(AppConfig):
+    name = "alephdraad_core.admins"
+    label = "admins"
+    verbose_name = "Admins: operator accounts and the admin API"

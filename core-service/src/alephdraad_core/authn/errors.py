@@ -1,0 +1,48 @@
+"""Stable error codes of authentication (login, tokens, sessions)."""
+
+from __future__ import annotations
+
+from alephdraad_contracts import ProblemType
+from alephdraad_core.platform.errors import DomainError
+
+_BEARER_INVALID = 'Bearer realm="alephdraad", error="invalid_token"'
+
+
+class InvalidCredentials(DomainError):
+    problem_type = ProblemType("AUTH_INVALID_CREDENTIALS", 401, "Invalid credentials")
+
+
+class EmailUnverified(DomainError):
+    problem_type = ProblemType("AUTH_EMAIL_UNVERIFIED", 403, "Email address not verified")
+
+
+class AccountLocked(DomainError):
+    problem_type = ProblemType("AUTH_ACCOUNT_LOCKED", 403, "Account locked")
+
+
+class LoginTemporarilyLocked(DomainError):
+    problem_type = ProblemType("AUTH_LOGIN_LOCKED", 429, "Too many failed logins")
+
+
+class TokenInvalid(DomainError):
+    """The access token is missing its parts, forged, expired or for another audience."""
+
+    problem_type = ProblemType("AUTH_TOKEN_INVALID", 401, "Invalid access token")
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": _BEARER_INVALID})
+
+
+class SessionRevoked(DomainError):
+    problem_type = ProblemType("AUTH_SESSION_REVOKED", 401, "Session ended")
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": _BEARER_INVALID})
+
+
+class RefreshTokenInvalid(DomainError):
+    problem_type = ProblemType("AUTH_REFRESH_TOKEN_INVALID", 401, "Invalid refresh token")
+
+
+class SessionNotFound(DomainError):
+    problem_type = ProblemType("SESSION_NOT_FOUND", 404, "Session not found")

@@ -1,0 +1,22 @@
+"""Every limit the core service enforces, in one table (README: "Rate limits")."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from alephdraad_core.security.services import RateLimit
+
+MINUTE = timedelta(minutes=1)
+DAY = timedelta(days=1)
+
+REGISTER_PER_IP = RateLimit("register:ip", 6, MINUTE)
+LOGIN_PER_IP = RateLimit("login:ip", 10, MINUTE)
+REFRESH_PER_IP = RateLimit("refresh:ip", 30, MINUTE)
+# Verification and password-reset requests share one per-IP budget, as in the original.
+EMAIL_REQUEST_PER_IP = RateLimit("email-request:ip", 10, MINUTE)
+ADMIN_LOGIN_PER_IP = RateLimit("admin-login:ip", 5, timedelta(minutes=15))
+
+# Mail caps: past these the request still answers 202 (no enumeration) but sends nothing.
+VERIFICATION_MAIL_PER_ADDRESS = RateLimit("verify-mail:address", 2, DAY)
+VERIFICATION_MAIL_PER_IP = RateLimit("verify-mail:ip", 10, DAY)
+RESET_MAIL_PER_ADDRESS = RateLimit("reset-mail:address", 3, DAY)
