@@ -124,7 +124,13 @@ def test_run_refuses_a_second_run_stops_cleanly_and_keeps_data(
     components = info["components"]
     assert isinstance(components, dict)
     assert set(components) == {
-        "postgres", "mongo", "smtp", "core", "core-worker", "feature", "gateway"
+        "postgres",
+        "mongo",
+        "smtp",
+        "core",
+        "core-worker",
+        "feature",
+        "gateway",
     }
     for name, component in components.items():
         assert component["pid"], (name, component)

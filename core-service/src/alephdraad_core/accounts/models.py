@@ -14,9 +14,7 @@ from django.utils import timezone
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def create_user(
-        self, email: str, username: str, password: str | None, **fields: Any
-    ) -> User:
+    def create_user(self, email: str, username: str, password: str | None, **fields: Any) -> User:
         user = self.model(email=normalize_email(email), username=username, **fields)
         user.set_password(password)
         user.save(using=self._db)

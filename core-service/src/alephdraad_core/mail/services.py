@@ -117,8 +117,12 @@ def _deliver_one(now: datetime | None) -> int | None:
                 mail.next_attempt_at = moment + backoff(mail.attempts)
                 logger.warning(
                     "mail delivery failed; will retry",
-                    extra={"mail_id": mail.pk, "kind": mail.kind, "attempts": mail.attempts,
-                           "error": mail.last_error},
+                    extra={
+                        "mail_id": mail.pk,
+                        "kind": mail.kind,
+                        "attempts": mail.attempts,
+                        "error": mail.last_error,
+                    },
                 )
             mail.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
             return 0

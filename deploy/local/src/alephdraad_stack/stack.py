@@ -199,8 +199,14 @@ class Stack:
             # Development signing keys, generated once per state directory (mode 0600).
             run_once(
                 "core-service signing keys",
-                [str(service_venv_bin(root, "core-service", "python")), "manage.py", "jwt_keys",
-                 "init", "--file", env["CORE_JWT_KEYS_FILE"]],
+                [
+                    str(service_venv_bin(root, "core-service", "python")),
+                    "manage.py",
+                    "jwt_keys",
+                    "init",
+                    "--file",
+                    env["CORE_JWT_KEYS_FILE"],
+                ],
                 log_path=self.logs_dir / "core-migrate.log",
                 env=env,
                 cwd=root / "core-service",
@@ -229,8 +235,13 @@ class Stack:
             ready_file.unlink(missing_ok=True)
             process = ManagedProcess(
                 "core-service worker",
-                [str(service_venv_bin(root, "core-service", "python")), "manage.py",
-                 "run_worker", "--ready-file", str(ready_file)],
+                [
+                    str(service_venv_bin(root, "core-service", "python")),
+                    "manage.py",
+                    "run_worker",
+                    "--ready-file",
+                    str(ready_file),
+                ],
                 log_path=self.logs_dir / "core-worker.log",
                 env=env,
                 cwd=root / "core-service",

@@ -1,11 +1,11 @@
 """`manage.py jwt_keys init|rotate|show`: the access-token signing keys.
 
-    jwt_keys init --file PATH    create a key set with one key, unless the file exists
-    jwt_keys rotate              retire the signing key, add a new one, prune keys no live
-                                 token can need; the retired public key stays in the JWKS
-                                 for RETIRED_KEY_PUBLISH_SECONDS. With CORE_JWT_KEYS (keys in
-                                 the environment) the new set is printed for the secret store.
-    jwt_keys show                kid, created, retired, and which key signs
+jwt_keys init --file PATH    create a key set with one key, unless the file exists
+jwt_keys rotate              retire the signing key, add a new one, prune keys no live
+                             token can need; the retired public key stays in the JWKS
+                             for RETIRED_KEY_PUBLISH_SECONDS. With CORE_JWT_KEYS (keys in
+                             the environment) the new set is printed for the secret store.
+jwt_keys show                kid, created, retired, and which key signs
 """
 
 from __future__ import annotations
@@ -76,5 +76,6 @@ class Command(BaseCommand):
         for key in ring.keys:
             retired = key.retired_at.isoformat() if key.retired_at else "-"
             marker = " (signing)" if key.kid == active else ""
-            self.stdout.write(f"{key.kid}  created {key.created_at.isoformat()}  "
-                              f"retired {retired}{marker}")
+            self.stdout.write(
+                f"{key.kid}  created {key.created_at.isoformat()}  retired {retired}{marker}"
+            )
