@@ -234,3 +234,12 @@ def test_domain_error_subclass_must_declare_its_problem_type() -> None:
 
     with pytest.raises(TypeError, match="problem_type"):
         Untyped()
+
+
+def test_a_body_over_the_limit_is_a_413_problem(client: Client) -> None:
+    oversized = '{"title": "' + "x" * (1024 * 1024) + '"}'
+
+    response = client.post("/test/posts", data=oversized, content_type="application/json")
+
+    body = assert_problem(response, 413, "PAYLOAD_TOO_LARGE")
+    assert "1048576 bytes" in body["detail"]

@@ -68,6 +68,10 @@ MIDDLEWARE = [
     "alephdraad_core.platform.middleware.ProblemExceptionMiddleware",
 ]
 
+# JSON bodies of this API are small (a thread is at most 64 KB); anything above 1 MiB is
+# refused with 413 PAYLOAD_TOO_LARGE before it is parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
 ROOT_URLCONF = "alephdraad_core.urls"
 WSGI_APPLICATION = "alephdraad_core.wsgi.application"
 CSRF_FAILURE_VIEW = "alephdraad_core.platform.problems.csrf_failure"

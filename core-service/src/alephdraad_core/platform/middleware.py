@@ -6,11 +6,18 @@ import logging
 import time
 from collections.abc import Callable
 
-from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.conf import settings
+from django.core.exceptions import (
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.http import Http404, HttpRequest, HttpResponseBase
 
 from alephdraad_contracts import (
     INTERNAL_ERROR,
+    PAYLOAD_TOO_LARGE,
     REQUEST_ID_HEADER,
     accept_request_id,
     bind_request_id,
@@ -88,6 +95,11 @@ class ProblemExceptionMiddleware:
     ) -> HttpResponseBase | None:
         if isinstance(exception, DomainError):
             return domain_error_response(exception)
+        if isinstance(exception, RequestDataTooBig):
+            return problem_response(
+                PAYLOAD_TOO_LARGE,
+                f"The request body exceeds {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+            )
         if isinstance(exception, _DJANGO_HANDLED):
             return None
         logger.error(
