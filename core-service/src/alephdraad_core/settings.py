@@ -25,6 +25,8 @@ INSTALLED_APPS = [
     # unused (admins are their own table, DESIGN section 4).
     "django.contrib.auth",
     "django.contrib.staticfiles",
+    # Index operator classes (OpClass) for the users prefix-search indexes.
+    "django.contrib.postgres",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -56,6 +57,17 @@ class User(AbstractBaseUser):
             # The seed's idx_users_email, made case-insensitive.
             models.UniqueConstraint(Lower("email"), name="idx_users_email"),
             models.UniqueConstraint(fields=["username"], name="idx_users_username"),
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            # The admin user list: newest first, keyset-paginated.
+            models.Index(fields=["-created_at", "-id"], name="idx_users_recent"),
+            # Admin search by prefix (LIKE 'q%') under any database collation.
+            models.Index(
+                OpClass(Lower("email"), name="text_pattern_ops"), name="idx_users_email_prefix"
+            ),
+            models.Index(
+                OpClass("username", name="varchar_pattern_ops"), name="idx_users_username_prefix"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -23,6 +23,8 @@ class Admin(models.Model):
         db_table = "admins"
         constraints: ClassVar[list[models.BaseConstraint]] = [
             models.UniqueConstraint(Lower("email"), name="idx_admins_email"),
+            # Admin tokens and the audit trail name admins by username: one name, one person.
+            models.UniqueConstraint(fields=["username"], name="idx_admins_username"),
         ]
 
     def __str__(self) -> str:

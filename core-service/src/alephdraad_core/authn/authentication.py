@@ -19,7 +19,7 @@ from rest_framework.request import Request
 
 from alephdraad_core.accounts.models import User
 from alephdraad_core.admins.models import Admin
-from alephdraad_core.authn.errors import AccountLocked, SessionRevoked, TokenInvalid
+from alephdraad_core.authn.errors import SessionRevoked, TokenInvalid, account_locked
 from alephdraad_core.authn.models import Session
 from alephdraad_core.authn.tokens import ADMIN_AUDIENCE, USER_AUDIENCE, InvalidToken, decode_token
 
@@ -72,7 +72,7 @@ class UserTokenAuthentication(BaseAuthentication):
             raise SessionRevoked("This session has ended; log in again.")
         user = session.user
         if user.lock_is_active(now):
-            raise AccountLocked(_lock_detail(user))
+            raise account_locked(user)
         if now - session.last_active_at >= LAST_ACTIVE_RESOLUTION:
             Session.objects.filter(pk=session.pk).update(last_active_at=now)
         return user, UserAuth(claims=claims, session=session)
@@ -97,14 +97,6 @@ class AdminTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return CHALLENGE
-
-
-def _lock_detail(user: User) -> str:
-    until = (
-        user.locked_until.strftime("%Y-%m-%dT%H:%M:%SZ") if user.locked_until else "further notice"
-    )
-    reason = user.locked_reason or "no reason given"
-    return f"This account is locked until {until}: {reason}."
 
 
 def _int_or_none(value: object) -> int | None:

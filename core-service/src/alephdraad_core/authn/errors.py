@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from alephdraad_contracts import ProblemType
 from alephdraad_core.platform.errors import DomainError
+
+if TYPE_CHECKING:
+    from alephdraad_core.accounts.models import User
 
 _BEARER_INVALID = 'Bearer realm="alephdraad", error="invalid_token"'
 
@@ -46,3 +52,21 @@ class RefreshTokenInvalid(DomainError):
 
 class SessionNotFound(DomainError):
     problem_type = ProblemType("SESSION_NOT_FOUND", 404, "Session not found")
+
+
+def iso_z(moment: datetime) -> str:
+    """A UTC timestamp as the API writes it in messages: second precision, `Z`."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def account_locked(user: User) -> AccountLocked:
+    """The 403 for an admin-locked account, naming why and until when."""
+    until = iso_z(user.locked_until) if user.locked_until else "further notice"
+    reason = user.locked_reason or "no reason given"
+    return AccountLocked(
+        f"This account is locked until {until}: {reason}.",
+        extensions={
+            "locked_until": iso_z(user.locked_until) if user.locked_until else None,
+            "reason": user.locked_reason,
+        },
+    )

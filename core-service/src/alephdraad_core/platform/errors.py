@@ -12,7 +12,7 @@ problem+json, so views never build error responses by hand.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from alephdraad_contracts import ProblemFieldError, ProblemType
 
@@ -28,6 +28,7 @@ class DomainError(Exception):
         *,
         errors: Sequence[ProblemFieldError] = (),
         headers: Mapping[str, str] | None = None,
+        extensions: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(getattr(type(self), "problem_type", None), ProblemType):
             raise TypeError(f"{type(self).__name__} must set problem_type to a ProblemType")
@@ -35,4 +36,7 @@ class DomainError(Exception):
         self.errors: list[ProblemFieldError] = list(errors)
         # e.g. Retry-After on an UPSTREAM_UNAVAILABLE answer.
         self.headers: dict[str, str] = dict(headers or {})
+        # Extra members of the problem object (RFC 9457 section 3.2), e.g. `locked_until`;
+        # they never replace a standard member.
+        self.extensions: dict[str, Any] = dict(extensions or {})
         super().__init__(self.detail)

@@ -75,9 +75,14 @@ def problem_response(
     *,
     errors: Iterable[ProblemFieldError] = (),
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> HttpResponse:
     """A problem+json response for `problem_type`, stamped with the current request id."""
-    body = problem_type.body(detail, request_id=current_request_id(), errors=list(errors))
+    body: dict[str, Any] = dict(
+        problem_type.body(detail, request_id=current_request_id(), errors=list(errors))
+    )
+    for name, value in (extensions or {}).items():
+        body.setdefault(name, value)
     response = HttpResponse(
         _encode(body), status=problem_type.status, content_type=PROBLEM_CONTENT_TYPE
     )
@@ -86,13 +91,17 @@ def problem_response(
     return response
 
 
-def _encode(body: ProblemBody) -> bytes:
+def _encode(body: ProblemBody | dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def domain_error_response(error: DomainError) -> HttpResponse:
     return problem_response(
-        error.problem_type, error.detail, errors=error.errors, headers=error.headers
+        error.problem_type,
+        error.detail,
+        errors=error.errors,
+        headers=error.headers,
+        extensions=error.extensions,
     )
 
 

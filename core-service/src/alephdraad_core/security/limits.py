@@ -20,3 +20,6 @@ ADMIN_LOGIN_PER_IP = RateLimit("admin-login:ip", 5, timedelta(minutes=15))
 VERIFICATION_MAIL_PER_ADDRESS = RateLimit("verify-mail:address", 2, DAY)
 VERIFICATION_MAIL_PER_IP = RateLimit("verify-mail:ip", 10, DAY)
 RESET_MAIL_PER_ADDRESS = RateLimit("reset-mail:address", 3, DAY)
+
+# Wrong current passwords on POST /me/password, per user.
+PASSWORD_CHANGE_PER_USER = RateLimit("password-change:user", 5, timedelta(minutes=15))

@@ -1,0 +1,257 @@
+"""Registration, email verification, password reset (anonymous) and the signed-in user's own
+account (`/me`, user token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alephdraad_core.accounts import services
+from alephdraad_core.accounts.schemas import (
+    AccountMessageSerializer,
+    AccountSerializer,
+    EmailAddressSerializer,
+    EmailVerifiedSerializer,
+    PasswordChangeSerializer,
+    PasswordResetSerializer,
+    ProfileUpdateSerializer,
+    RegisterResponseSerializer,
+    RegisterSerializer,
+    VerifyEmailConfirmSerializer,
+)
+from alephdraad_core.platform.schemas import problem_responses
+from alephdraad_core.security import limits
+from alephdraad_core.security.services import enforce, enforce_per_ip
+
+REGISTERED_MESSAGE = (
+    "Check your inbox: we sent a message to this address. Follow its link to verify your "
+    "email address before you log in."
+)
+VERIFICATION_REQUESTED_MESSAGE = (
+    "If this address belongs to an account that still needs verifying, a new verification "
+    "link is on its way."
+)
+RESET_REQUESTED_MESSAGE = (
+    "If this address belongs to an account, a link to reset its password is on its way."
+)
+
+_BAD_INPUT = "MALFORMED_REQUEST (not JSON) or VALIDATION_FAILED (field errors in errors[])."
+_RATE_LIMITED = "RATE_LIMITED: too many requests from this client; see Retry-After."
+_UNAUTHENTICATED = (
+    "UNAUTHENTICATED (no token), AUTH_TOKEN_INVALID or AUTH_SESSION_REVOKED "
+    "(token refused or its session ended)."
+)
+
+
+def _validated(serializer_class: type[Any], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class _Anonymous(APIView):
+    authentication_classes = ()
+    permission_classes = ()
+
+
+class RegisterView(_Anonymous):
+    @extend_schema(
+        operation_id="auth_register",
+        tags=["auth"],
+        summary="Create an account",
+        description=(
+            "Creates an unverified account and mails a verification link. An address that "
+            "already has an account gets the same 201 (no account enumeration) and a mail "
+            "telling its owner that someone tried to register with it; nothing else changes. "
+            "Limited to 6 requests per minute per client IP."
+        ),
+        request=RegisterSerializer,
+        responses={
+            201: OpenApiResponse(RegisterResponseSerializer, description="Check the mailbox."),
+            **problem_responses(
+                {
+                    400: _BAD_INPUT,
+                    409: "USERNAME_TAKEN: the username belongs to another account.",
+                    429: _RATE_LIMITED,
+                }
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        enforce_per_ip(limits.REGISTER_PER_IP, request)
+        data = _validated(RegisterSerializer, request)
+        services.do_register(
+            email=data["email"],
+            username=data["username"],
+            full_name=data["full_name"],
+            password=data["password"],
+            request=request,
+        )
+        return Response(
+            {"message": REGISTERED_MESSAGE, "verification": {"required": True}}, status=201
+        )
+
+
+class VerifyEmailConfirmView(_Anonymous):
+    @extend_schema(
+        operation_id="auth_verify_email_confirm",
+        tags=["auth"],
+        summary="Verify an email address with the token from the mailed link",
+        request=VerifyEmailConfirmSerializer,
+        responses={
+            200: OpenApiResponse(EmailVerifiedSerializer, description="The address is verified."),
+            **problem_responses(
+                {
+                    400: "VERIFICATION_TOKEN_INVALID (unknown, expired or already used), "
+                    + _BAD_INPUT,
+                }
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(VerifyEmailConfirmSerializer, request)
+        services.do_confirm_email(token=data["token"], request=request)
+        return Response({"message": "Your email address is verified.", "verified": True})
+
+
+class VerifyEmailRequestView(_Anonymous):
+    @extend_schema(
+        operation_id="auth_verify_email_request",
+        tags=["auth"],
+        summary="Mail a new verification link",
+        description=(
+            "Answers 202 whatever the address: unknown, already verified or past its mail cap "
+            "(2 per address and 10 per client IP per 24 h) all look the same. Requests are "
+            "limited to 10 per minute per client IP, shared with password/forgot."
+        ),
+        request=EmailAddressSerializer,
+        responses={
+            202: OpenApiResponse(AccountMessageSerializer, description="Accepted."),
+            **problem_responses({400: _BAD_INPUT, 429: _RATE_LIMITED}),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        enforce_per_ip(limits.EMAIL_REQUEST_PER_IP, request)
+        data = _validated(EmailAddressSerializer, request)
+        services.do_request_verification_mail(email=data["email"], request=request)
+        return Response({"message": VERIFICATION_REQUESTED_MESSAGE}, status=202)
+
+
+class PasswordForgotView(_Anonymous):
+    @extend_schema(
+        operation_id="auth_password_forgot",
+        tags=["auth"],
+        summary="Mail a password-reset link",
+        description=(
+            "Answers 202 whatever the address: unknown or past its mail cap (3 per address per "
+            "24 h) look the same. The link is valid for 1 hour. Requests are limited to 10 per "
+            "minute per client IP, shared with verify-email/request."
+        ),
+        request=EmailAddressSerializer,
+        responses={
+            202: OpenApiResponse(AccountMessageSerializer, description="Accepted."),
+            **problem_responses({400: _BAD_INPUT, 429: _RATE_LIMITED}),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        enforce_per_ip(limits.EMAIL_REQUEST_PER_IP, request)
+        data = _validated(EmailAddressSerializer, request)
+        services.do_request_password_reset(email=data["email"], request=request)
+        return Response({"message": RESET_REQUESTED_MESSAGE}, status=202)
+
+
+class PasswordResetView(_Anonymous):
+    @extend_schema(
+        operation_id="auth_password_reset",
+        tags=["auth"],
+        summary="Set a new password with the token from the mailed link",
+        description=(
+            "Ends every session of the account and mails a notice. The reset also verifies the "
+            "email address, since the link reached its mailbox."
+        ),
+        request=PasswordResetSerializer,
+        responses={
+            200: OpenApiResponse(AccountMessageSerializer, description="The password is set."),
+            **problem_responses(
+                {400: "RESET_TOKEN_INVALID (unknown, expired or already used), " + _BAD_INPUT}
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(PasswordResetSerializer, request)
+        services.do_reset_password(
+            token=data["token"], new_password=data["new_password"], request=request
+        )
+        return Response(
+            {"message": "Your password is set. Every device was signed out; log in again."}
+        )
+
+
+class MeView(APIView):
+    @extend_schema(
+        operation_id="account_me",
+        tags=["account"],
+        summary="The signed-in user's account",
+        responses={
+            200: OpenApiResponse(AccountSerializer, description="The account."),
+            **problem_responses({401: _UNAUTHENTICATED}),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        return Response(AccountSerializer(request.user).data)
+
+    @extend_schema(
+        operation_id="account_me_update",
+        tags=["account"],
+        summary="Change the full name or avatar URL",
+        description="Only `full_name` and `avatar_url` can change here; any other field is a 400.",
+        request=ProfileUpdateSerializer,
+        responses={
+            200: OpenApiResponse(AccountSerializer, description="The updated account."),
+            **problem_responses({400: _BAD_INPUT, 401: _UNAUTHENTICATED}),
+        },
+    )
+    def patch(self, request: Request) -> Response:
+        data = _validated(ProfileUpdateSerializer, request)
+        user = services.do_update_profile(request.user, data)
+        return Response(AccountSerializer(user).data)
+
+
+class MePasswordView(APIView):
+    @extend_schema(
+        operation_id="account_password_change",
+        tags=["account"],
+        summary="Change the password",
+        description=(
+            "Needs the current password; ends every other session and mails a notice. "
+            "Attempts are limited to 5 per 15 minutes per user."
+        ),
+        request=PasswordChangeSerializer,
+        responses={
+            200: OpenApiResponse(AccountMessageSerializer, description="The password changed."),
+            **problem_responses(
+                {
+                    400: "PASSWORD_INCORRECT (current_password is wrong), " + _BAD_INPUT,
+                    401: _UNAUTHENTICATED,
+                    429: "RATE_LIMITED: too many attempts for this account; see Retry-After.",
+                }
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        enforce(limits.PASSWORD_CHANGE_PER_USER, str(request.user.pk))
+        data = _validated(PasswordChangeSerializer, request)
+        services.do_change_password(
+            user=request.user,
+            current_password=data["current_password"],
+            new_password=data["new_password"],
+            keep_session_id=request.auth.session.pk,
+            request=request,
+        )
+        return Response(
+            {"message": "Your password was changed. Every other device was signed out."}
+        )
