@@ -121,3 +121,46 @@ def test_static_files_refuse_writes_with_a_problem(client: Client) -> None:
 
     assert_problem(response, 405, "METHOD_NOT_ALLOWED")
     assert "GET" in response["Allow"]
+
+
+# Issue 4 promises that the committed document covers every identity endpoint.
+IDENTITY_OPERATIONS = {
+    ("/.well-known/jwks.json", "get"),
+    ("/api/v1/auth/register", "post"),
+    ("/api/v1/auth/verify-email/confirm", "post"),
+    ("/api/v1/auth/verify-email/request", "post"),
+    ("/api/v1/auth/login", "post"),
+    ("/api/v1/auth/refresh", "post"),
+    ("/api/v1/auth/logout", "post"),
+    ("/api/v1/auth/logout-all", "post"),
+    ("/api/v1/auth/password/forgot", "post"),
+    ("/api/v1/auth/password/reset", "post"),
+    ("/api/v1/me", "get"),
+    ("/api/v1/me", "patch"),
+    ("/api/v1/me/password", "post"),
+    ("/api/v1/sessions", "get"),
+    ("/api/v1/sessions/{session_id}", "delete"),
+    ("/api/v1/admin/auth/login", "post"),
+    ("/api/v1/admin/users", "get"),
+    ("/api/v1/admin/users/{user_id}", "get"),
+    ("/api/v1/admin/users/{user_id}/lock", "post"),
+    ("/api/v1/admin/users/{user_id}/unlock", "post"),
+    ("/api/v1/admin/users/{user_id}/sessions/revoke", "post"),
+    ("/api/v1/admin/security-events", "get"),
+}
+
+
+def test_committed_document_covers_every_identity_endpoint() -> None:
+    committed = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    documented = {
+        (path, method) for path, operations in committed["paths"].items() for method in operations
+    }
+    assert IDENTITY_OPERATIONS <= documented, sorted(IDENTITY_OPERATIONS - documented)
+    for path, method in IDENTITY_OPERATIONS - {("/.well-known/jwks.json", "get")}:
+        operation = committed["paths"][path][method]
+        problem_statuses = [
+            status
+            for status, response in operation["responses"].items()
+            if "application/problem+json" in response.get("content", {})
+        ]
+        assert problem_statuses, f"{method.upper()} {path} documents no error responses"
