@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "alephdraad_core.security",
     "alephdraad_core.mail",
     "alephdraad_core.admins",
+    "alephdraad_core.sudo",
 ]
 
 AUTH_USER_MODEL = "accounts.User"

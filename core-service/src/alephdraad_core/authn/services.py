@@ -123,6 +123,8 @@ def _access_token(session: Session, user: User, **rebuild: object) -> IssuedToke
         username=user.username,
         session_id=str(session.pk),
         amr=list(session.amr),
+        # DESIGN section 4: `mfa` says whether the account has 2FA on; `amr` says which
+        # methods this session was opened with.
         mfa=user.totp_enabled,
         **rebuild,  # type: ignore[arg-type]
     )
@@ -175,8 +177,24 @@ def do_login(
             )
         raise InvalidCredentials("The login or the password is wrong.")
 
+    return do_open_session(
+        request, user_id=user.pk, device_fingerprint=device_fingerprint, amr=["pwd"]
+    )
+
+
+def do_open_session(
+    request: HttpRequest, *, user_id: int, device_fingerprint: str | None, amr: list[str]
+) -> LoginResult:
+    """Open a session for a user who has just proven who they are (`amr` says how: "pwd",
+    "otp", "hwk"), with its first refresh token and access token, and log the success.
+
+    Every login path ends here (password, password + second factor, passkey). The session is
+    created in one transaction that locks the user row (see `_open_session`).
+    """
     with transaction.atomic():
-        user, session, tokens, evicted = _open_session(request, user.pk, device_fingerprint)
+        user, session, tokens, evicted = _open_session(
+            request, user_id, device_fingerprint, amr=amr
+        )
     for evicted_id in evicted:
         record_security_event(
             "session_revoked",
@@ -211,7 +229,7 @@ def _login_locked(locked_until: datetime, now: datetime) -> LoginTemporarilyLock
 
 
 def _open_session(
-    request: HttpRequest, user_id: int, device_fingerprint: str | None
+    request: HttpRequest, user_id: int, device_fingerprint: str | None, *, amr: list[str]
 ) -> tuple[User, Session, TokenPair, list[uuid.UUID]]:
     """Create a session for a user whose password was just verified.
 
@@ -242,7 +260,7 @@ def _open_session(
         device_fingerprint=hash_device_fingerprint(device_fingerprint),
         ip_address=client_ip(request),
         user_agent=user_agent(request),
-        amr=["pwd"],
+        amr=list(amr),
         expires_at=now + SESSION_LIFETIME,
         created_at=now,
         last_active_at=now,
