@@ -61,6 +61,15 @@ class CoreConfig(BaseSettings):
     mail_from: str = Field(
         default="Alephdraad <no-reply@alephdraad.local>", min_length=3, validation_alias="MAIL_FROM"
     )
+    # WebAuthn relying party. Empty values are derived from PUBLIC_URL (its host is the RP id,
+    # its origin the one allowed origin).
+    webauthn_rp_id: str = Field(default="", validation_alias="CORE_WEBAUTHN_RP_ID")
+    webauthn_rp_name: str = Field(
+        default="Alephdraad", min_length=1, validation_alias="CORE_WEBAUTHN_RP_NAME"
+    )
+    webauthn_origins: Annotated[list[str], NoDecode] = Field(
+        default=[], validation_alias="CORE_WEBAUTHN_ORIGINS"
+    )
     worker_poll_seconds: float = Field(
         default=1.0, gt=0, le=60, validation_alias="CORE_WORKER_POLL_SECONDS"
     )
@@ -110,7 +119,7 @@ class CoreConfig(BaseSettings):
             )
         return self
 
-    @field_validator("allowed_hosts", "trusted_proxies", mode="before")
+    @field_validator("allowed_hosts", "trusted_proxies", "webauthn_origins", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):

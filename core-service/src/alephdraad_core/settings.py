@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -27,6 +28,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # Index operator classes (OpClass) for the users prefix-search indexes.
     "django.contrib.postgres",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -160,6 +163,13 @@ TRUSTED_PROXIES = frozenset(CONFIG.trusted_proxies)
 SMTP_URL = CONFIG.smtp_url.get_secret_value()
 MAIL_FROM = CONFIG.mail_from
 WORKER_POLL_SECONDS = CONFIG.worker_poll_seconds
+
+_public = urlsplit(CONFIG.public_url)
+WEBAUTHN_RP_ID = CONFIG.webauthn_rp_id or (_public.hostname or "localhost")
+WEBAUTHN_RP_NAME = CONFIG.webauthn_rp_name
+WEBAUTHN_ORIGINS = tuple(CONFIG.webauthn_origins) or (f"{_public.scheme}://{_public.netloc}",)
+# django-otp: TOTP codes are SHA-1, 6 digits, 30 s (what every authenticator app supports).
+OTP_TOTP_ISSUER = "Alephdraad"
 
 SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "Alephdraad core-service",
