@@ -15,6 +15,7 @@ from alephdraad_core.security.models import SecurityEvent
 from tests.accounts_helpers import (
     NEW_PASSWORD,
     PASSWORD,
+    SignedIn,
     make_user,
     outbox,
     post_json,
@@ -22,6 +23,7 @@ from tests.accounts_helpers import (
     token_in,
 )
 from tests.conftest import assert_problem
+from tests.mfa_support import SUDO_HEADER, sudo_token
 
 FORGOT = "/api/v1/auth/password/forgot"
 RESET = "/api/v1/auth/password/reset"
@@ -34,6 +36,11 @@ pytestmark = pytest.mark.django_db
 def reset_token(client: Client, email: str = "mira@example.com") -> str:
     assert post_json(client, FORGOT, {"email": email}).status_code == 202
     return token_in(outbox(kind="password_reset")[-1], "/reset-password")
+
+
+def with_sudo(client: Client, signed_in: SignedIn) -> dict[str, str]:
+    """The signed-in session's headers plus a sudo token of that session (POST /auth/sudo)."""
+    return {**signed_in.headers, SUDO_HEADER: sudo_token(client, signed_in.access_token, PASSWORD)}
 
 
 def field_errors(body: dict) -> dict[str, list[str]]:
@@ -236,7 +243,7 @@ def test_asvs_7_4_3_password_change_revokes_other_sessions(client: Client) -> No
         client,
         CHANGE,
         {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
-        **current.headers,
+        **with_sudo(client, current),
         **{"X-Real-IP": "192.0.2.77", "User-Agent": "ChangeUA", "X-Request-ID": "change-1"},
     )
 
@@ -266,7 +273,7 @@ def test_asvs_6_3_7_password_change_notice_is_mailed(client: Client) -> None:
         client,
         CHANGE,
         {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
-        **signed_in.headers,
+        **with_sudo(client, signed_in),
     )
 
     (notice,) = outbox()
@@ -282,7 +289,7 @@ def test_asvs_6_2_3_change_needs_the_current_password(client: Client) -> None:
         client,
         CHANGE,
         {"current_password": "not-my-password", "new_password": NEW_PASSWORD},
-        **current.headers,
+        **with_sudo(client, current),
     )
 
     body = assert_problem(response, 400, "PASSWORD_INCORRECT")
@@ -302,7 +309,7 @@ def test_asvs_6_2_4_change_refuses_a_common_new_password(client: Client) -> None
         client,
         CHANGE,
         {"current_password": PASSWORD, "new_password": "password123"},
-        **signed_in.headers,
+        **with_sudo(client, signed_in),
     )
 
     assert field_errors(assert_problem(response, 400, "VALIDATION_FAILED")) == {
@@ -314,17 +321,15 @@ def test_asvs_6_2_4_change_refuses_a_common_new_password(client: Client) -> None
 
 def test_asvs_6_3_1_password_change_attempts_are_limited_per_user(client: Client) -> None:
     user = make_user()
-    signed_in = sign_in(user)
+    headers = with_sudo(client, sign_in(user))
     wrong = {"current_password": "guess-number-n", "new_password": NEW_PASSWORD}
     for _ in range(5):
-        assert_problem(
-            post_json(client, CHANGE, wrong, **signed_in.headers), 400, "PASSWORD_INCORRECT"
-        )
+        assert_problem(post_json(client, CHANGE, wrong, **headers), 400, "PASSWORD_INCORRECT")
 
     # Even the right password waits now, from any session or address.
     right = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
     response = post_json(
-        client, CHANGE, right, **sign_in(user).headers, **{"X-Real-IP": "192.0.2.1"}
+        client, CHANGE, right, **with_sudo(client, sign_in(user)), **{"X-Real-IP": "192.0.2.1"}
     )
 
     assert_problem(response, 429, "RATE_LIMITED")
@@ -354,5 +359,7 @@ def test_change_needs_a_signed_in_user(client: Client) -> None:
 def test_change_bad_input_is_a_field_error(client: Client, body: dict) -> None:
     signed_in = sign_in(make_user())
 
-    assert_problem(post_json(client, CHANGE, body, **signed_in.headers), 400, "VALIDATION_FAILED")
+    response = post_json(client, CHANGE, body, **with_sudo(client, signed_in))
+
+    assert_problem(response, 400, "VALIDATION_FAILED")
     assert User.objects.get().check_password(PASSWORD)

@@ -118,12 +118,14 @@ def test_login_by_username_or_email_ignores_case(client: Client, typed: str) -> 
     assert body["user"]["id"] == user.pk
 
 
-def test_mfa_claim_follows_totp_enabled(client: Client) -> None:
-    make_user(totp_enabled=True)
+def test_mfa_claim_says_2fa_is_off_for_a_password_only_account(client: Client) -> None:
+    # With 2FA on, the password alone opens no session: tests/test_mfa_login.py.
+    make_user()
 
     body = login_ok(client)
 
-    assert jwt.decode(body["access_token"], options={"verify_signature": False})["mfa"] is True
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert (claims["mfa"], claims["amr"]) == (False, ["pwd"])
 
 
 def test_device_fingerprint_is_stored_only_as_a_keyed_hash(client: Client) -> None:

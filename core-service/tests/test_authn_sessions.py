@@ -25,6 +25,7 @@ from tests.authn_support import (
     refresh,
 )
 from tests.conftest import assert_problem
+from tests.mfa_support import sudo_environ, sudo_token
 
 pytestmark = pytest.mark.django_db
 
@@ -252,7 +253,10 @@ def test_asvs_7_4_3_logout_all_ends_every_session(client: Client) -> None:
     sessions = [login_ok(client) for _ in range(3)]
     Session.objects.filter(pk=_sid(sessions[0])).update(expires_at=timezone.now())
 
-    response = post_json(client, LOGOUT_ALL_URL, {}, token=sessions[-1]["access_token"])
+    token = sessions[-1]["access_token"]
+    sudo = sudo_environ(sudo_token(client, token))
+
+    response = post_json(client, LOGOUT_ALL_URL, {}, token=token, headers=sudo)
 
     assert response.status_code == 200
     assert response.json() == {"revoked": 2}
@@ -275,8 +279,10 @@ def test_asvs_7_4_3_logout_all_can_keep_the_current_session(client: Client) -> N
     sessions = [login_ok(client) for _ in range(3)]
     current = sessions[-1]
 
+    sudo = sudo_environ(sudo_token(client, current["access_token"]))
+
     response = post_json(
-        client, LOGOUT_ALL_URL, {"keep_current": True}, token=current["access_token"]
+        client, LOGOUT_ALL_URL, {"keep_current": True}, token=current["access_token"], headers=sudo
     )
 
     assert response.json() == {"revoked": 2}
@@ -294,8 +300,9 @@ def test_bad_logout_all_input_is_a_400_and_changes_nothing(
 ) -> None:
     make_user()
     pair = login_ok(client)
+    sudo = sudo_environ(sudo_token(client, pair["access_token"]))
 
-    response = post_json(client, LOGOUT_ALL_URL, body, token=pair["access_token"])
+    response = post_json(client, LOGOUT_ALL_URL, body, token=pair["access_token"], headers=sudo)
 
     assert_problem(response, 400, "VALIDATION_FAILED")
     assert not Session.objects.get().is_revoked

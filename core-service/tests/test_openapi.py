@@ -123,7 +123,7 @@ def test_static_files_refuse_writes_with_a_problem(client: Client) -> None:
     assert "GET" in response["Allow"]
 
 
-# Issue 4 promises that the committed document covers every identity endpoint.
+# Issues 4 and 5 promise that the committed document covers every identity endpoint.
 IDENTITY_OPERATIONS = {
     ("/.well-known/jwks.json", "get"),
     ("/api/v1/auth/register", "post"),
@@ -147,6 +147,27 @@ IDENTITY_OPERATIONS = {
     ("/api/v1/admin/users/{user_id}/unlock", "post"),
     ("/api/v1/admin/users/{user_id}/sessions/revoke", "post"),
     ("/api/v1/admin/security-events", "get"),
+    # Issue 5: second factors, sudo and passkeys.
+    ("/api/v1/auth/totp", "get"),
+    ("/api/v1/auth/totp/setup", "post"),
+    ("/api/v1/auth/totp/enable", "post"),
+    ("/api/v1/auth/totp/disable", "post"),
+    ("/api/v1/auth/login/totp", "post"),
+    ("/api/v1/auth/login/backup-code", "post"),
+    ("/api/v1/auth/backup-codes", "get"),
+    ("/api/v1/auth/backup-codes/regenerate", "post"),
+    ("/api/v1/auth/sudo", "get"),
+    ("/api/v1/auth/sudo", "post"),
+    ("/api/v1/auth/sudo", "delete"),
+    ("/api/v1/auth/sudo/passkey/begin", "post"),
+    ("/api/v1/auth/sudo/passkey/finish", "post"),
+    ("/api/v1/auth/passkeys", "get"),
+    ("/api/v1/auth/passkeys/register/begin", "post"),
+    ("/api/v1/auth/passkeys/register/finish", "post"),
+    ("/api/v1/auth/passkeys/login/begin", "post"),
+    ("/api/v1/auth/passkeys/login/finish", "post"),
+    ("/api/v1/auth/passkeys/{passkey_id}", "patch"),
+    ("/api/v1/auth/passkeys/{passkey_id}", "delete"),
 }
 
 

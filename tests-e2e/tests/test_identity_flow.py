@@ -131,7 +131,13 @@ def test_register_verify_login_refresh_reuse_sessions_logout_all(
     assert len(items) == 2  # the second device and this one; the reused family is gone
     assert [item["current"] for item in items].count(True) == 1
 
-    ended = gateway.post("/api/v1/auth/logout-all", json={}, headers=third_auth)
+    # Ending every session is a sensitive action: it needs sudo mode (the password again).
+    refused = gateway.post("/api/v1/auth/logout-all", json={}, headers=third_auth)
+    assert_problem(refused, 403, "SUDO_REQUIRED")
+    sudo = gateway.post("/api/v1/auth/sudo", json={"password": password}, headers=third_auth)
+    assert sudo.status_code == 200, sudo.text
+    sudo_auth = {**third_auth, "X-Sudo-Token": sudo.json()["sudo_token"]}
+    ended = gateway.post("/api/v1/auth/logout-all", json={}, headers=sudo_auth)
     assert ended.status_code == 200, ended.text
     assert ended.json()["revoked"] == 2
     for headers in (third_auth, other_auth):

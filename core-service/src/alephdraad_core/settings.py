@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "alephdraad_core.mail",
     "alephdraad_core.admins",
     "alephdraad_core.sudo",
+    "alephdraad_core.mfa",
+    "alephdraad_core.passkeys",
 ]
 
 AUTH_USER_MODEL = "accounts.User"

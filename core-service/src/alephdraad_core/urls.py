@@ -19,6 +19,9 @@ urlpatterns = [
     path("", include(well_known_urlpatterns)),
     path("api/v1/", include("alephdraad_core.accounts.urls")),
     path("api/v1/", include("alephdraad_core.authn.urls")),
+    path("api/v1/", include("alephdraad_core.mfa.urls")),
+    path("api/v1/", include("alephdraad_core.sudo.urls")),
+    path("api/v1/", include("alephdraad_core.passkeys.urls")),
     path("api/v1/admin/", include("alephdraad_core.admins.urls")),
     #
     # Reserved: internal/v1/ is the service-to-service listener for signed calls (DESIGN.md

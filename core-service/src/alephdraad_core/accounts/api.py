@@ -23,9 +23,12 @@ from alephdraad_core.accounts.schemas import (
     RegisterSerializer,
     VerifyEmailConfirmSerializer,
 )
+from alephdraad_core.authn.permissions import IsUser
 from alephdraad_core.platform.schemas import problem_responses
 from alephdraad_core.security import limits
 from alephdraad_core.security.services import enforce, enforce_per_ip
+from alephdraad_core.sudo.permissions import HasSudo
+from alephdraad_core.sudo.schemas import SUDO_TOKEN_PARAMETER
 
 REGISTERED_MESSAGE = (
     "Check your inbox: we sent a message to this address. Follow its link to verify your "
@@ -222,14 +225,18 @@ class MeView(APIView):
 
 
 class MePasswordView(APIView):
+    permission_classes = (IsUser, HasSudo)
+
     @extend_schema(
         operation_id="account_password_change",
         tags=["account"],
         summary="Change the password",
         description=(
-            "Needs the current password; ends every other session and mails a notice. "
-            "Attempts are limited to 5 per 15 minutes per user."
+            "Needs sudo mode (X-Sudo-Token of POST /auth/sudo) and the current password; ends "
+            "every other session and mails a notice. Attempts are limited to 5 per 15 minutes "
+            "per user."
         ),
+        parameters=[SUDO_TOKEN_PARAMETER],
         request=PasswordChangeSerializer,
         responses={
             200: OpenApiResponse(AccountMessageSerializer, description="The password changed."),
@@ -237,6 +244,7 @@ class MePasswordView(APIView):
                 {
                     400: "PASSWORD_INCORRECT (current_password is wrong), " + _BAD_INPUT,
                     401: _UNAUTHENTICATED,
+                    403: "SUDO_REQUIRED: no live X-Sudo-Token of this session.",
                     429: "RATE_LIMITED: too many attempts for this account; see Retry-After.",
                 }
             ),

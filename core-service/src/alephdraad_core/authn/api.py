@@ -6,13 +6,19 @@ from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alephdraad_core.authn.authentication import UserAuth
 from alephdraad_core.authn.keys import keyring
+from alephdraad_core.authn.permissions import IsUser
 from alephdraad_core.authn.schemas import (
     JwksSerializer,
     LoginRequestSerializer,
@@ -21,12 +27,14 @@ from alephdraad_core.authn.schemas import (
     LogoutAllRequestSerializer,
     LogoutAllResponseSerializer,
     LogoutRequestSerializer,
+    MfaChallengeSerializer,
     RefreshRequestSerializer,
     SessionListSerializer,
     TokenPairSerializer,
 )
 from alephdraad_core.authn.selectors import access_session, live_sessions
 from alephdraad_core.authn.services import (
+    LoginResult,
     TokenPair,
     do_login,
     do_logout,
@@ -34,9 +42,12 @@ from alephdraad_core.authn.services import (
     do_refresh,
     do_revoke_session,
 )
+from alephdraad_core.mfa.challenges import MfaChallenge
 from alephdraad_core.platform.schemas import problem_responses
 from alephdraad_core.security.limits import LOGIN_PER_IP, REFRESH_PER_IP
 from alephdraad_core.security.services import enforce_per_ip
+from alephdraad_core.sudo.permissions import HasSudo
+from alephdraad_core.sudo.schemas import SUDO_TOKEN_PARAMETER
 
 # Verifiers may cache the set this long. A verifier that meets an unknown kid refetches
 # (DESIGN section 4), and a retired key stays published well past this, so caching is safe.
@@ -54,6 +65,11 @@ def _validated(serializer_class: type, request: Request) -> dict[str, Any]:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def login_response(result: LoginResult) -> Response:
+    """The answer of every login path that opened a session: tokens and the user."""
+    return _no_store({**_token_pair(result.tokens), "user": LoginUserSerializer(result.user).data})
 
 
 def _token_pair(pair: TokenPair) -> dict[str, Any]:
@@ -99,11 +115,22 @@ class LoginView(APIView):
         description=(
             "Opens a session (at most 10 live per user; the oldest is ended) and returns its "
             "first token pair. 5 wrong passwords within 30 minutes pause password login for "
-            "15 minutes (429 AUTH_LOGIN_LOCKED)."
+            "15 minutes (429 AUTH_LOGIN_LOCKED). When the account has two-factor "
+            "authentication on, a right password answers `{mfa_required: true, mfa_token, "
+            "methods, expires_in}` instead and no session exists yet: finish with POST "
+            "/auth/login/totp or /auth/login/backup-code within 5 minutes."
         ),
         request=LoginRequestSerializer,
         responses={
-            200: OpenApiResponse(LoginResponseSerializer, description="Logged in."),
+            200: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="LoginResult",
+                    serializers=[LoginResponseSerializer, MfaChallengeSerializer],
+                    resource_type_field_name=None,
+                ),
+                description="Logged in (tokens and user), or a second factor is needed "
+                "(mfa_required: true).",
+            ),
             **problem_responses(
                 {
                     **_BAD_INPUT,
@@ -126,8 +153,16 @@ class LoginView(APIView):
             password=data["password"],
             device_fingerprint=data.get("device_fingerprint"),
         )
-        body = {**_token_pair(result.tokens), "user": LoginUserSerializer(result.user).data}
-        return _no_store(body)
+        if isinstance(result, MfaChallenge):
+            return _no_store(
+                {
+                    "mfa_required": True,
+                    "mfa_token": result.token,
+                    "methods": result.methods,
+                    "expires_in": result.expires_in,
+                }
+            )
+        return login_response(result)
 
 
 class RefreshView(APIView):
@@ -191,14 +226,25 @@ class LogoutView(APIView):
 
 
 class LogoutAllView(APIView):
+    permission_classes = (IsUser, HasSudo)
+
     @extend_schema(
         operation_id="auth_logout_all",
         tags=["auth"],
         summary="End every session of this account",
+        description="Needs sudo mode: send the token of POST /auth/sudo as X-Sudo-Token.",
+        parameters=[SUDO_TOKEN_PARAMETER],
         request=LogoutAllRequestSerializer,
         responses={
             200: OpenApiResponse(LogoutAllResponseSerializer, description="Sessions ended."),
-            **problem_responses({**_BAD_INPUT, **_TOKEN_REFUSED}),
+            **problem_responses(
+                {
+                    **_BAD_INPUT,
+                    **_TOKEN_REFUSED,
+                    403: "SUDO_REQUIRED: no live X-Sudo-Token of this session; or "
+                    "AUTH_ACCOUNT_LOCKED: an administrator locked the account.",
+                }
+            ),
         },
     )
     def post(self, request: Request) -> Response:

@@ -122,7 +122,11 @@ def _iso(moment: datetime) -> str:
 
 
 def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        # Compared with aware datetimes on every token check; a naive one would raise there.
+        raise ValueError(f"timestamp {value!r} has no time zone")
+    return moment
 
 
 def parse_key_set(raw: str, source: str) -> KeyRing:
@@ -147,11 +151,14 @@ def parse_key_set(raw: str, source: str) -> KeyRing:
                     retired_at=_parse_time(retired) if retired else None,
                 )
             )
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise ImproperlyConfigured(f"{source} is not a valid JWT key set: {error}") from None
-    ring = KeyRing(tuple(keys))
-    ring.active  # noqa: B018 - fails early when no key can sign
-    return ring
+    if not any(key.retired_at is None for key in keys):
+        # Fail at load time, naming the source, rather than when the first token is signed.
+        raise ImproperlyConfigured(
+            f"{source} is not a valid JWT key set: it has no active (unretired) key"
+        )
+    return KeyRing(tuple(keys))
 
 
 def dump_key_set(entries: list[dict[str, Any]]) -> str:
@@ -186,7 +193,7 @@ class _KeyRingCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ring: KeyRing | None = None
-        self._source: tuple[str, float | str] | None = None
+        self._source: tuple[str, tuple[int, int, int] | str] | None = None
 
     def get(self) -> KeyRing:
         source = self._current_source()
@@ -197,19 +204,22 @@ class _KeyRingCache:
             return self._ring
 
     @staticmethod
-    def _current_source() -> tuple[str, float | str]:
+    def _current_source() -> tuple[str, tuple[int, int, int] | str]:
         if settings.JWT_KEYS:
             return ("env", settings.JWT_KEYS)
         path = settings.JWT_KEYS_FILE
         try:
-            return (path, os.stat(path).st_mtime_ns)
+            status = os.stat(path)
+            # Not the mtime alone: two writes within one tick of a coarse filesystem clock
+            # share it. write_key_file replaces the file, so the inode changes on every write.
+            return (path, (status.st_mtime_ns, status.st_ino, status.st_size))
         except OSError as error:
             raise ImproperlyConfigured(
                 f"CORE_JWT_KEYS_FILE {path} cannot be read: {error.strerror}"
             ) from None
 
     @staticmethod
-    def _load(source: tuple[str, float | str]) -> KeyRing:
+    def _load(source: tuple[str, tuple[int, int, int] | str]) -> KeyRing:
         if source[0] == "env":
             return parse_key_set(str(source[1]), "CORE_JWT_KEYS")
         return parse_key_set(Path(source[0]).read_text(), f"CORE_JWT_KEYS_FILE {source[0]}")

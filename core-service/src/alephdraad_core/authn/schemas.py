@@ -80,6 +80,21 @@ class LoginResponseSerializer(TokenPairSerializer):
     user = LoginUserSerializer()
 
 
+class MfaChallengeSerializer(serializers.Serializer):
+    """The password was right and the account has 2FA on: no tokens yet. Send the code to
+    POST /auth/login/totp or /auth/login/backup-code with `mfa_token`."""
+
+    mfa_required = serializers.BooleanField(help_text="Always true.")
+    mfa_token = serializers.CharField(
+        help_text="Opaque, single use, valid for expires_in seconds (5 minutes)."
+    )
+    methods = serializers.ListField(
+        child=serializers.ChoiceField(choices=["totp", "backup_code"]),
+        help_text='Ways to finish: "totp" always, "backup_code" while unused codes remain.',
+    )
+    expires_in = serializers.IntegerField(help_text="Lifetime of mfa_token in seconds.")
+
+
 class SessionSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     device_fingerprint_set = serializers.BooleanField(

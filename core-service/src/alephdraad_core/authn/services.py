@@ -46,6 +46,7 @@ from alephdraad_core.authn.selectors import (
 )
 from alephdraad_core.authn.tokens import IssuedToken, issue_user_token
 from alephdraad_core.mail.services import enqueue_mail
+from alephdraad_core.mfa.challenges import MfaChallenge, do_issue_mfa_challenge
 from alephdraad_core.platform.http import client_ip, user_agent
 from alephdraad_core.security.services import record_security_event
 
@@ -135,8 +136,10 @@ def _access_token(session: Session, user: User, **rebuild: object) -> IssuedToke
 
 def do_login(
     request: HttpRequest, *, login: str, password: str, device_fingerprint: str | None
-) -> LoginResult:
-    """Check a password login and open a session with its first refresh token.
+) -> LoginResult | MfaChallenge:
+    """Check a password login and open a session with its first refresh token, or, when the
+    account has 2FA on, answer with an MFA challenge (mfa.challenges) and open nothing yet:
+    the second step (mfa.services.do_complete_mfa_login) opens the session.
 
     Order: lockout, password, verified email, admin lock; a wrong password and an unknown
     login are one answer after one Argon2 verification. Audit events are written outside any
@@ -177,24 +180,49 @@ def do_login(
             )
         raise InvalidCredentials("The login or the password is wrong.")
 
+    if user.totp_enabled:
+        # The password is right but is only the first factor: no session yet. The account's
+        # state is revealed now, as for a one-step login, so nobody types a code in vain.
+        check_may_open_session(user, now)
+        return do_issue_mfa_challenge(
+            request, user=user, device_fingerprint_hash=hash_device_fingerprint(device_fingerprint)
+        )
     return do_open_session(
         request, user_id=user.pk, device_fingerprint=device_fingerprint, amr=["pwd"]
     )
 
 
+def check_may_open_session(user: User, now: datetime) -> None:
+    """A verified email and no administrator's lock in force, else 403."""
+    if not user.is_verified:
+        raise EmailUnverified("Confirm your email address first; we sent you a link.")
+    if user.lock_is_active(now):
+        raise account_locked(user)
+
+
 def do_open_session(
-    request: HttpRequest, *, user_id: int, device_fingerprint: str | None, amr: list[str]
+    request: HttpRequest,
+    *,
+    user_id: int,
+    device_fingerprint: str | None = None,
+    amr: list[str],
+    device_fingerprint_hash: str | None = None,
 ) -> LoginResult:
     """Open a session for a user who has just proven who they are (`amr` says how: "pwd",
     "otp", "hwk"), with its first refresh token and access token, and log the success.
 
     Every login path ends here (password, password + second factor, passkey). The session is
-    created in one transaction that locks the user row (see `_open_session`).
+    created in one transaction that locks the user row (see `_open_session`). The device
+    fingerprint comes raw, or already hashed (`device_fingerprint_hash`) by a first login step
+    that kept only its hash.
     """
+    fingerprint_hash = (
+        device_fingerprint_hash
+        if device_fingerprint_hash is not None
+        else hash_device_fingerprint(device_fingerprint)
+    )
     with transaction.atomic():
-        user, session, tokens, evicted = _open_session(
-            request, user_id, device_fingerprint, amr=amr
-        )
+        user, session, tokens, evicted = _open_session(request, user_id, fingerprint_hash, amr=amr)
     for evicted_id in evicted:
         record_security_event(
             "session_revoked",
@@ -229,9 +257,9 @@ def _login_locked(locked_until: datetime, now: datetime) -> LoginTemporarilyLock
 
 
 def _open_session(
-    request: HttpRequest, user_id: int, device_fingerprint: str | None, *, amr: list[str]
+    request: HttpRequest, user_id: int, fingerprint_hash: str | None, *, amr: list[str]
 ) -> tuple[User, Session, TokenPair, list[uuid.UUID]]:
-    """Create a session for a user whose password was just verified.
+    """Create a session for a user who was just authenticated.
 
     Runs in the caller's transaction and locks the user row first (SELECT … FOR UPDATE), so
     concurrent logins of one user take turns and never leave more than MAX_LIVE_SESSIONS live.
@@ -239,10 +267,7 @@ def _open_session(
     """
     now = timezone.now()
     user = User.objects.select_for_update().get(pk=user_id)
-    if not user.is_verified:
-        raise EmailUnverified("Confirm your email address first; we sent you a link.")
-    if user.lock_is_active(now):
-        raise account_locked(user)
+    check_may_open_session(user, now)
 
     live_ids = list(
         Session.objects.filter(user_id=user.pk, is_revoked=False, expires_at__gt=now)
@@ -257,7 +282,7 @@ def _open_session(
 
     session = Session.objects.create(
         user=user,
-        device_fingerprint=hash_device_fingerprint(device_fingerprint),
+        device_fingerprint=fingerprint_hash,
         ip_address=client_ip(request),
         user_agent=user_agent(request),
         amr=list(amr),

@@ -105,7 +105,10 @@ def _deliver_one(now: datetime | None) -> int | None:
         mail.attempts += 1
         try:
             send_via_smtp(build_message(mail))
-        except (OSError, smtplib.SMTPException) as error:
+        # ValueError: a message the email package refuses to build (e.g. an address Django's
+        # validator accepts with a control character in a quoted local part). Left uncaught it
+        # would roll back and stay first in line, blocking every message behind it.
+        except (OSError, smtplib.SMTPException, ValueError) as error:
             mail.last_error = f"{type(error).__name__}: {error}"[:2000]
             if mail.attempts >= MAX_ATTEMPTS:
                 mail.status = OutgoingMail.Status.FAILED
@@ -114,7 +117,10 @@ def _deliver_one(now: datetime | None) -> int | None:
                     extra={"mail_id": mail.pk, "kind": mail.kind, "attempts": mail.attempts},
                 )
             else:
-                mail.next_attempt_at = moment + backoff(mail.attempts)
+                # Counted from the failure, not the claim: a send that hung for the SMTP
+                # timeout would otherwise be due again at once and retried in the same pass.
+                failed_at = now or timezone.now()
+                mail.next_attempt_at = failed_at + backoff(mail.attempts)
                 logger.warning(
                     "mail delivery failed; will retry",
                     extra={

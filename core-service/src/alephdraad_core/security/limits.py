@@ -23,3 +23,15 @@ RESET_MAIL_PER_ADDRESS = RateLimit("reset-mail:address", 3, DAY)
 
 # Wrong current passwords on POST /me/password, per user.
 PASSWORD_CHANGE_PER_USER = RateLimit("password-change:user", 5, timedelta(minutes=15))
+
+# Second factors (mfa/README.md). Counted on failures only (`hit` after a wrong answer, the
+# count read before verifying), so a person who types right is never slowed down.
+# Wrong TOTP or backup codes, per account, wherever they are typed (login, sudo, enable,
+# disable); django-otp's per-device exponential delay applies on top for TOTP codes.
+MFA_CODE_FAILURES_PER_USER = RateLimit("mfa-code-failures:user", 5, timedelta(minutes=15))
+# Wrong passwords typed again to confirm a sensitive action (POST /auth/sudo, TOTP disable).
+PASSWORD_CONFIRM_FAILURES_PER_USER = RateLimit(
+    "password-confirm-failures:user", 5, timedelta(minutes=15)
+)
+# The second login step (/auth/login/totp, /auth/login/backup-code), per client IP.
+MFA_LOGIN_PER_IP = RateLimit("mfa-login:ip", 10, MINUTE)

@@ -1,4 +1,8 @@
-"""Granting and ending sudo mode. Verifying the password/code/passkey is the caller's job."""
+"""Granting and ending sudo mode.
+
+`do_grant_sudo` trusts its caller to have verified presence (the passkey ceremony does its
+own); `do_sudo_with_password` verifies a password and, when 2FA is on, a TOTP or backup code.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,11 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from alephdraad_core.accounts.models import User
 from alephdraad_core.authn.models import Session
+from alephdraad_core.mfa.codes import TOTP, SecondFactorCode
+from alephdraad_core.mfa.errors import MfaCodeRequired
+from alephdraad_core.mfa.services import check_password_confirmation, do_verify_second_factor
 from alephdraad_core.security.services import record_security_event
 from alephdraad_core.sudo.models import SudoGrant
 
@@ -51,6 +59,34 @@ def do_grant_sudo(request: HttpRequest, *, session: Session, method: str) -> Iss
         details={"session_id": str(session.pk), "method": method},
     )
     return IssuedSudo(token=token, expires_at=grant.expires_at)
+
+
+def do_sudo_with_password(
+    request: HttpRequest,
+    *,
+    user: User,
+    session: Session,
+    password: str,
+    code: SecondFactorCode | None,
+) -> IssuedSudo:
+    """Re-authenticate with the password, plus a TOTP or backup code when 2FA is on, and
+    grant sudo mode to `session`.
+
+    The password is checked first (wrong: 400 PASSWORD_INCORRECT, failures limited per
+    account); then the code, which is spent like at login (mfa.services locks the user row).
+    A code sent while 2FA is off is ignored. Method: "pwd", "pwd+otp" or "pwd+backup".
+    """
+    check_password_confirmation(request, user=user, password=password, context="sudo")
+    method = "pwd"
+    if user.totp_enabled:
+        if code is None:
+            raise MfaCodeRequired(
+                "Two-factor authentication is on: send a code from your authenticator app "
+                "or a backup code as well."
+            )
+        kind = do_verify_second_factor(request, user=user, code=code, context="sudo")
+        method = "pwd+otp" if kind == TOTP else "pwd+backup"
+    return do_grant_sudo(request, session=session, method=method)
 
 
 def do_end_sudo(request: HttpRequest, *, session: Session) -> int:

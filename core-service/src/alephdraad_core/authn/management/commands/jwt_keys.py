@@ -37,13 +37,16 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
-        path: Path | None = options["file"] or (
+        explicit: Path | None = options["file"]
+        path: Path | None = explicit or (
             Path(settings.JWT_KEYS_FILE) if settings.JWT_KEYS_FILE else None
         )
         if action == "init":
             self._init(path)
         elif action == "rotate":
-            self._rotate(path)
+            # Without --file, rotate the set the service signs with: CORE_JWT_KEYS wins over
+            # CORE_JWT_KEYS_FILE (authn/keys.py), so rewriting the file would change nothing.
+            self._rotate(explicit if settings.JWT_KEYS else path)
         else:
             self._show()
 
@@ -65,10 +68,11 @@ class Command(BaseCommand):
             return
         if path is None or not path.exists():
             raise CommandError(f"no key set at {path}; run `jwt_keys init` first")
-        entries = json.loads(path.read_text())["keys"]
-        write_key_file(path, rotated_entries(entries, now))
+        entries = rotated_entries(json.loads(path.read_text())["keys"], now)
+        write_key_file(path, entries)
         clear_keyring_cache()
-        self.stdout.write(f"rotated {path}; new signing key {keyring().active.kid}")
+        # The new key of this file, which is not the service's set when --file names another.
+        self.stdout.write(f"rotated {path}; new signing key {entries[-1]['kid']}")
 
     def _show(self) -> None:
         ring = keyring()
