@@ -352,3 +352,19 @@ def test_asvs_16_3_1_registration_is_logged_with_who_where_and_which_request(
             "RegTest/1.0",
             "reg-req-1",
         )
+
+
+def test_an_email_with_control_characters_is_refused(client: Client) -> None:
+    response = client.post(
+        "/api/v1/auth/register",
+        data={
+            "email": '"a\x0bb"@example.com',
+            "password": "correct horse battery staple",
+            "username": "ctrl_char",
+            "full_name": "Ctrl",
+        },
+        content_type="application/json",
+    )
+
+    body = assert_problem(response, 400, "VALIDATION_FAILED")
+    assert [error["field"] for error in body["errors"]] == ["email"]

@@ -251,3 +251,18 @@ def test_an_address_that_cannot_be_put_in_a_header_does_not_block_the_queue(
     assert row.attempts == 1
     assert row.last_error.startswith("ValueError:")
     assert row.next_attempt_at > timezone.now()
+
+
+def test_credentials_are_never_sent_without_tls(mailbox: Mailbox, settings: Any) -> None:
+    """The sink offers no STARTTLS: with a user and password in SMTP_URL the send is refused
+    (and retried later), never made in clear."""
+    settings.SMTP_URL = mailbox.url.replace("smtp://", "smtp://mailer:secret@")
+    enqueue_mail(kind="test", to="someone@example.test", subject="s", body="b")
+
+    assert deliver_due_mail() == 0
+
+    mail = OutgoingMail.objects.get()
+    assert mail.status == OutgoingMail.Status.PENDING
+    assert mail.attempts == 1
+    assert "offers no TLS" in mail.last_error
+    assert mailbox.messages() == []

@@ -33,8 +33,17 @@ class EmailAddressField(TextField, serializers.EmailField):
         kwargs.setdefault("max_length", EMAIL_MAX_LENGTH)
         super().__init__(**kwargs)
 
+    default_error_messages = {  # noqa: RUF012 - DRF's API
+        "control_character": "Enter a valid email address."
+    }
+
     def to_internal_value(self, data: Any) -> str:
-        return normalize_email(super().to_internal_value(data))
+        address = normalize_email(super().to_internal_value(data))
+        # Django's validator allows control characters inside a quoted local part; they have
+        # no place in a mail header.
+        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in address):
+            self.fail("control_character")
+        return address
 
 
 class PasswordField(TextField):

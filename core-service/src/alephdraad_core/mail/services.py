@@ -72,10 +72,19 @@ def send_via_smtp(message: EmailMessage, smtp_url: str | None = None) -> None:
         client = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT_S)
     with client:
         client.ehlo()
+        tls = implicit_tls
         if not implicit_tls and client.has_extn("starttls"):
             client.starttls(context=context)
+            tls = True
             client.ehlo()
         if parts.username:
+            if not tls:
+                # Never put the SMTP password on the wire in clear (a server, or someone in
+                # between stripping STARTTLS, could read it); the send fails and is retried.
+                raise smtplib.SMTPException(
+                    "refusing to authenticate: the server offers no TLS (use smtps:// or a "
+                    "server with STARTTLS)"
+                )
             client.login(unquote(parts.username), unquote(parts.password or ""))
         client.send_message(message)
 
