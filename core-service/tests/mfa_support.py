@@ -15,15 +15,12 @@ import hashlib
 import hmac
 import json
 import struct
-import threading
 import time
 import types
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.db import connections
 from django.http import HttpResponseBase
 from django.test import Client
 
@@ -167,27 +164,3 @@ def start_login(client: Client, login_name: str = "alice_w", **fields: Any) -> s
     assert body["mfa_required"] is True, body
     token: str = body["mfa_token"]
     return token
-
-
-def in_threads(*calls: Callable[[], Any]) -> list[Any]:
-    """Run the calls at the same moment, each on its own thread and database connection
-    (as tests/test_accounts_races.py does)."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, job: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = job()
-        except BaseException as error:  # surfaced by the assertion below
-            results[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(isinstance(result, BaseException) for result in results), results
-    return results

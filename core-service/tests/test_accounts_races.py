@@ -8,39 +8,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test import Client
 
 from alephdraad_core.accounts.models import EmailVerificationToken, User
 from tests.accounts_helpers import PASSWORD, make_user, outbox, post_json, token_in
+from tests.concurrency import in_threads
 
 REGISTER = "/api/v1/auth/register"
 CONFIRM = "/api/v1/auth/verify-email/confirm"
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def in_threads(*calls: Callable[[], Any]) -> list[Any]:
-    """Run the calls at the same moment, each on its own thread and database connection."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except BaseException as error:  # surfaced by the assertion below
-            results[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(isinstance(result, BaseException) for result in results), results
-    return results
 
 
 def register(email: str, username: str, ip: str) -> Callable[[], Any]:

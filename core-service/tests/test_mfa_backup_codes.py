@@ -26,6 +26,7 @@ from alephdraad_core.mfa.models import BackupCode
 from alephdraad_core.mfa.services import consume_backup_code
 from alephdraad_core.security.models import SecurityEvent
 from tests.authn_support import FAST_PASSWORD_HASHERS, login_ok, make_user
+from tests.concurrency import in_threads
 from tests.conftest import assert_problem
 from tests.mfa_support import (
     BACKUP_CODES_REGENERATE_URL,
@@ -34,7 +35,6 @@ from tests.mfa_support import (
     OtpClock,
     call,
     freeze_otp_clock,
-    in_threads,
     start_login,
     sudo_token,
     turn_on_2fa,
