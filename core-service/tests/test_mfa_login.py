@@ -131,6 +131,10 @@ def test_the_totp_step_opens_the_session_with_amr_pwd_otp(
     [success] = _events("mfa_login_success")
     assert success.details == {"method": "totp", "session_id": str(session.pk)}
     assert _events("login_success")[-1].details["amr"] == ["pwd", "otp"]
+    # Every use of a factor is mailed to the owner.
+    notice = OutgoingMail.objects.get(kind="totp_login")
+    assert notice.to_address == user.email
+    assert "authenticator app" in notice.body_text
 
 
 def test_asvs_6_5_1_the_code_that_enabled_2fa_cannot_log_in(

@@ -50,6 +50,19 @@ app and your backup codes no longer work; signing in needs only your password.
     return f"Two-factor authentication is off for your {SITE_NAME} account", body
 
 
+def totp_login(*, name: str) -> tuple[str, str]:
+    body = f"""{_greeting(name)}
+
+someone signed in to your {SITE_NAME} account with your password and a code from your
+authenticator app.
+
+{_not_you()}
+
+— {SITE_NAME}
+"""
+    return f"New sign-in to your {SITE_NAME} account", body
+
+
 def backup_code_used(*, name: str, remaining: int) -> tuple[str, str]:
     advice = (
         "You have no backup codes left: create a new set in your security settings."

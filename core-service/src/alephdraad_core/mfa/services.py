@@ -428,6 +428,10 @@ def do_complete_mfa_login(
             MfaLoginToken.objects.filter(pk=pending.pk).update(used_at=now)
             if code.kind == BACKUP_CODE:
                 remaining = _notify_backup_code_used(user)
+            else:
+                # Every use of a factor is mailed (issue 5), so a stolen phone shows up.
+                subject, body = mails.totp_login(name=user.full_name or user.username)
+                enqueue_mail(kind="totp_login", to=user.email, subject=subject, body=body)
     if not verdict.ok:
         _raise_refused(request, user, verdict, "login")
     if remaining is not None:
