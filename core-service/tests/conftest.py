@@ -29,6 +29,28 @@ def assert_problem(response: HttpResponseBase, status: int, code: str) -> dict[s
     return body
 
 
+# How a refused body is answered (platform/problems.py), as (status, code) for assert_problem:
+# a request of the wrong shape (missing, unknown, null, wrong type, unparsable as its kind), a
+# well-formed request whose values break a rule (RULE_ERROR_CODES: blank, too long or short,
+# out of range, not a choice), and a body over DATA_UPLOAD_MAX_MEMORY_SIZE, refused unparsed.
+BAD_SHAPE = (400, "VALIDATION_FAILED")
+BROKEN_RULE = (422, "UNPROCESSABLE_CONTENT")
+TOO_LARGE = (413, "PAYLOAD_TOO_LARGE")
+
+
+def error_fields(body: dict[str, Any]) -> set[str]:
+    """The fields a problem's errors[] names; none for a problem without errors[] (a 413)."""
+    return {error["field"] for error in body.get("errors", [])}
+
+
+def assert_too_large(response: HttpResponseBase) -> dict[str, Any]:
+    """A 413 for a body over the 256 KiB limit: refused before parsing, so no field errors."""
+    body = assert_problem(response, *TOO_LARGE)
+    assert body["detail"] == "The request body exceeds 262144 bytes."
+    assert "errors" not in body
+    return body
+
+
 class JsonLogCapture:
     """What the service's real JSON handler wrote, one parsed object per line."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -22,7 +23,13 @@ from tests.accounts_helpers import (
     sign_in,
     token_in,
 )
-from tests.conftest import assert_problem
+from tests.conftest import (
+    BAD_SHAPE,
+    BROKEN_RULE,
+    assert_problem,
+    assert_too_large,
+    error_fields,
+)
 from tests.mfa_support import SUDO_HEADER, sudo_token
 
 FORGOT = "/api/v1/auth/password/forgot"
@@ -201,10 +208,10 @@ def test_a_refused_new_password_leaves_the_token_usable(client: Client) -> None:
     weak = post_json(client, RESET, {"token": token, "new_password": "password123"})
     like_email = post_json(client, RESET, {"token": token, "new_password": "mira@example.com"})
 
-    assert field_errors(assert_problem(weak, 400, "VALIDATION_FAILED")) == {
+    assert field_errors(assert_problem(weak, 422, "UNPROCESSABLE_CONTENT")) == {
         "new_password": ["This password is too common."]
     }
-    assert list(field_errors(assert_problem(like_email, 400, "VALIDATION_FAILED"))) == [
+    assert list(field_errors(assert_problem(like_email, 422, "UNPROCESSABLE_CONTENT"))) == [
         "new_password"
     ]
     assert PasswordResetToken.objects.get().used_at is None
@@ -215,20 +222,62 @@ def test_a_refused_new_password_leaves_the_token_usable(client: Client) -> None:
     )
 
 
+# Stands for the token of a real reset link in the bodies below.
+MAILED_TOKEN = "<mailed token>"
+
+
+def _with_mailed_token(value: Any, token: str) -> Any:
+    if isinstance(value, dict):
+        return {name: _with_mailed_token(item, token) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_with_mailed_token(item, token) for item in value]
+    return token if value == MAILED_TOKEN else value
+
+
 @pytest.mark.parametrize(
-    "body",
+    ("body", "fields", "expected"),
     [
-        {"token": "t"},
-        {"new_password": NEW_PASSWORD},
-        {"token": "t", "new_password": "short"},
-        {"token": "t", "new_password": "p" * 1_000_000},
-        {"token": ["t"], "new_password": NEW_PASSWORD},
-        {"token": "t", "new_password": NEW_PASSWORD, "email": "mira@example.com"},
+        ({"token": MAILED_TOKEN}, {"new_password"}, BAD_SHAPE),
+        ({"new_password": NEW_PASSWORD}, {"token"}, BAD_SHAPE),
+        ({"token": MAILED_TOKEN, "new_password": "short"}, {"new_password"}, BROKEN_RULE),
+        ({"token": MAILED_TOKEN, "new_password": "p" * 129}, {"new_password"}, BROKEN_RULE),
+        ({"token": [MAILED_TOKEN], "new_password": NEW_PASSWORD}, {"token"}, BAD_SHAPE),
+        (
+            {"token": MAILED_TOKEN, "new_password": NEW_PASSWORD, "email": "mira@example.com"},
+            {"email"},
+            BAD_SHAPE,
+        ),
     ],
-    ids=["missing-password", "missing-token", "short", "1mb", "list-token", "unknown-field"],
+    ids=["missing-password", "missing-token", "short", "long", "list-token", "unknown-field"],
 )
-def test_reset_bad_input_is_a_field_error(client: Client, body: dict) -> None:
-    assert_problem(post_json(client, RESET, body), 400, "VALIDATION_FAILED")
+def test_reset_bad_input_is_a_field_error(
+    client: Client, body: dict[str, Any], fields: set[str], expected: tuple[int, str]
+) -> None:
+    make_user()
+    token = reset_token(client)
+
+    response = post_json(client, RESET, _with_mailed_token(body, token))
+
+    assert error_fields(assert_problem(response, *expected)) == fields
+    assert PasswordResetToken.objects.get().used_at is None
+    assert User.objects.get().check_password(PASSWORD)
+    assert not SecurityEvent.objects.filter(event_type="password_reset").exists()
+
+
+def test_reset_with_a_1mb_password_is_a_413_and_spends_nothing(client: Client) -> None:
+    make_user()
+    token = reset_token(client)
+
+    response = post_json(client, RESET, {"token": token, "new_password": "p" * 1_000_000})
+
+    assert_too_large(response)
+    assert PasswordResetToken.objects.get().used_at is None
+    assert User.objects.get().check_password(PASSWORD)
+    assert not SecurityEvent.objects.filter(event_type="password_reset").exists()
+    # The link still works.
+    assert (
+        post_json(client, RESET, {"token": token, "new_password": NEW_PASSWORD}).status_code == 200
+    )
 
 
 # Change
@@ -312,7 +361,7 @@ def test_asvs_6_2_4_change_refuses_a_common_new_password(client: Client) -> None
         **with_sudo(client, signed_in),
     )
 
-    assert field_errors(assert_problem(response, 400, "VALIDATION_FAILED")) == {
+    assert field_errors(assert_problem(response, 422, "UNPROCESSABLE_CONTENT")) == {
         "new_password": ["This password is too common."]
     }
     assert User.objects.get().check_password(PASSWORD)
@@ -346,20 +395,45 @@ def test_change_needs_a_signed_in_user(client: Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "fields", "expected"),
     [
-        {"current_password": PASSWORD},
-        {"current_password": "p" * 1_000_000, "new_password": NEW_PASSWORD},
-        {"current_password": PASSWORD, "new_password": "p" * 129},
-        {"current_password": PASSWORD, "new_password": 12345678},
-        {"current_password": PASSWORD, "new_password": NEW_PASSWORD, "keep_sessions": True},
+        ({"current_password": PASSWORD}, {"new_password"}, BAD_SHAPE),
+        ({"current_password": PASSWORD, "new_password": "p" * 129}, {"new_password"}, BROKEN_RULE),
+        ({"current_password": PASSWORD, "new_password": 12345678}, {"new_password"}, BAD_SHAPE),
+        (
+            {"current_password": PASSWORD, "new_password": NEW_PASSWORD, "keep_sessions": True},
+            {"keep_sessions"},
+            BAD_SHAPE,
+        ),
     ],
-    ids=["missing-new", "1mb-current", "long-new", "int-new", "unknown-field"],
+    ids=["missing-new", "long-new", "int-new", "unknown-field"],
 )
-def test_change_bad_input_is_a_field_error(client: Client, body: dict) -> None:
+def test_change_bad_input_is_a_field_error(
+    client: Client, body: dict[str, Any], fields: set[str], expected: tuple[int, str]
+) -> None:
     signed_in = sign_in(make_user())
 
     response = post_json(client, CHANGE, body, **with_sudo(client, signed_in))
 
-    assert_problem(response, 400, "VALIDATION_FAILED")
+    assert error_fields(assert_problem(response, *expected)) == fields
     assert User.objects.get().check_password(PASSWORD)
+    assert not SecurityEvent.objects.filter(
+        event_type__in=["password_changed", "password_change_failed"]
+    ).exists()
+
+
+def test_change_with_a_1mb_current_password_is_a_413_and_counts_nothing(client: Client) -> None:
+    user = make_user()
+    current, other = sign_in(user), sign_in(user)
+    body = {"current_password": "p" * 1_000_000, "new_password": NEW_PASSWORD}
+
+    response = post_json(client, CHANGE, body, **with_sudo(client, current))
+
+    assert_too_large(response)
+    assert User.objects.get().check_password(PASSWORD)
+    assert Session.objects.get(pk=other.session.pk).is_revoked is False
+    # Never read, so not a wrong guess either.
+    assert not SecurityEvent.objects.filter(
+        event_type__in=["password_changed", "password_change_failed"]
+    ).exists()
+    assert outbox() == []

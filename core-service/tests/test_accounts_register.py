@@ -13,7 +13,7 @@ from django.utils import timezone
 from alephdraad_core.accounts.models import EmailVerificationToken, User
 from alephdraad_core.security.models import SecurityEvent
 from tests.accounts_helpers import PASSWORD, make_user, outbox, post_json, post_raw, token_in
-from tests.conftest import assert_problem
+from tests.conftest import BAD_SHAPE, BROKEN_RULE, assert_problem, assert_too_large
 
 REGISTER = "/api/v1/auth/register"
 
@@ -128,16 +128,29 @@ def test_a_taken_username_is_409_whoever_owns_the_address(client: Client) -> Non
 def test_reserved_usernames_are_refused(client: Client, username: str) -> None:
     response = post_json(client, REGISTER, registration(username=username))
 
-    body = assert_problem(response, 400, "VALIDATION_FAILED")
+    body = assert_problem(response, 422, "UNPROCESSABLE_CONTENT")
     assert field_errors(body) == {"username": ["This username is reserved."]}
     assert not User.objects.exists()
 
 
-@pytest.mark.parametrize("username", ["ab", "Nadia", "na dia", "nadia-k", "émile", "n" * 31, ""])
-def test_usernames_outside_the_pattern_are_refused(client: Client, username: str) -> None:
+@pytest.mark.parametrize(
+    ("username", "expected"),
+    [
+        ("ab", BAD_SHAPE),
+        ("Nadia", BAD_SHAPE),
+        ("na dia", BAD_SHAPE),
+        ("nadia-k", BAD_SHAPE),
+        ("émile", BAD_SHAPE),
+        ("n" * 31, BAD_SHAPE),
+        ("", BROKEN_RULE),
+    ],
+)
+def test_usernames_outside_the_pattern_are_refused(
+    client: Client, username: str, expected: tuple[int, str]
+) -> None:
     response = post_json(client, REGISTER, registration(username=username))
 
-    body = assert_problem(response, 400, "VALIDATION_FAILED")
+    body = assert_problem(response, *expected)
     assert list(field_errors(body)) == ["username"]
     assert not User.objects.exists()
 
@@ -151,35 +164,39 @@ def test_usernames_inside_the_pattern_are_accepted(client: Client, username: str
 
 
 @pytest.mark.parametrize(
-    ("email", "why"),
+    ("email", "why", "expected"),
     [
-        ("not-an-email", "format"),
-        ("nadia@", "format"),
-        ("<script>@example.com", "format"),
-        (f"{'a' * 245}@example.com", "longer than 254"),
+        ("not-an-email", "format", BAD_SHAPE),
+        ("nadia@", "format", BAD_SHAPE),
+        ("<script>@example.com", "format", BAD_SHAPE),
+        (f"{'a' * 245}@example.com", "longer than 254", BROKEN_RULE),
     ],
 )
-def test_invalid_email_addresses_are_refused(client: Client, email: str, why: str) -> None:
+def test_invalid_email_addresses_are_refused(
+    client: Client, email: str, why: str, expected: tuple[int, str]
+) -> None:
     response = post_json(client, REGISTER, registration(email=email))
 
-    body = assert_problem(response, 400, "VALIDATION_FAILED")
+    body = assert_problem(response, *expected)
     assert list(field_errors(body)) == ["email"], why
+    assert not User.objects.exists()
 
 
 @pytest.mark.parametrize("full_name", ["", "   ", "x" * 101])
 def test_full_name_is_1_to_100_characters(client: Client, full_name: str) -> None:
     response = post_json(client, REGISTER, registration(full_name=full_name))
 
-    body = assert_problem(response, 400, "VALIDATION_FAILED")
+    body = assert_problem(response, *BROKEN_RULE)
     assert list(field_errors(body)) == ["full_name"]
+    assert not User.objects.exists()
 
 
 def test_asvs_6_2_1_password_of_at_least_8_characters(client: Client) -> None:
     too_short = post_json(client, REGISTER, registration(password="zq7!vk2"))
     shortest = post_json(client, REGISTER, registration(password="zq7!vk2p"))
 
-    body = assert_problem(too_short, 400, "VALIDATION_FAILED")
-    assert list(field_errors(body)) == ["password"]
+    body = assert_problem(too_short, *BROKEN_RULE)
+    assert field_errors(body) == {"password": ["Ensure this field has at least 8 characters."]}
     assert shortest.status_code == 201, shortest.content
     assert User.objects.get().check_password("zq7!vk2p")
 
@@ -200,22 +217,33 @@ def test_asvs_6_2_9_64_character_passwords_are_accepted(client: Client) -> None:
     assert User.objects.get(username="second").check_password(one_twenty_eight)
 
 
-def test_passwords_over_128_characters_are_a_field_error_never_a_500(client: Client) -> None:
-    for password in ("p" * 129, "p" * 1_000_000):
+def test_passwords_over_128_characters_are_a_422_field_error_never_a_500(client: Client) -> None:
+    # 200,000 characters: far too long, yet the body stays under the 256 KiB limit.
+    for password in ("p" * 129, "p" * 200_000):
         response = post_json(client, REGISTER, registration(password=password))
 
-        body = assert_problem(response, 400, "VALIDATION_FAILED")
+        body = assert_problem(response, *BROKEN_RULE)
         assert field_errors(body) == {
             "password": ["Ensure this field has no more than 128 characters."]
         }
     assert not User.objects.exists()
 
 
+def test_issue_4_a_1mb_password_is_a_413_never_a_500_and_creates_no_user(client: Client) -> None:
+    response = post_json(client, REGISTER, registration(password="p" * 1_000_000))
+
+    assert_too_large(response)
+    assert not User.objects.exists()
+    assert not EmailVerificationToken.objects.exists()
+    assert not SecurityEvent.objects.exists()
+    assert outbox() == []
+
+
 def test_asvs_6_2_4_common_passwords_rejected(client: Client) -> None:
     for password in ("password123", "qwertyuiop", "iloveyou1"):
         response = post_json(client, REGISTER, registration(password=password))
 
-        body = assert_problem(response, 400, "VALIDATION_FAILED")
+        body = assert_problem(response, 422, "UNPROCESSABLE_CONTENT")
         assert field_errors(body) == {"password": ["This password is too common."]}
     assert not User.objects.exists()
 
@@ -226,7 +254,7 @@ def test_asvs_6_2_11_passwords_close_to_the_account_details_rejected(
 ) -> None:
     response = post_json(client, REGISTER, registration(password=password))
 
-    body = assert_problem(response, 400, "VALIDATION_FAILED")
+    body = assert_problem(response, 422, "UNPROCESSABLE_CONTENT")
     assert list(field_errors(body)) == ["password"]
     assert "too similar" in field_errors(body)["password"][0]
 
@@ -272,7 +300,6 @@ def test_malformed_json_is_400_malformed_request(client: Client) -> None:
         (registration(password=["a", "list"]), ["password"]),
         (registration(username=None), ["username"]),
         (registration(full_name={"first": "Nadia"}), ["full_name"]),
-        (registration(device_fingerprint="f" * 513), ["device_fingerprint"]),
         (registration(is_verified=True), ["is_verified"]),
         ({"email": "nadia@example.com"}, ["full_name", "password", "username"]),
     ],
@@ -281,7 +308,6 @@ def test_malformed_json_is_400_malformed_request(client: Client) -> None:
         "list-password",
         "null-username",
         "object-name",
-        "long-fp",
         "unknown",
         "missing",
     ],
@@ -291,8 +317,26 @@ def test_wrong_types_unknown_and_missing_fields_are_field_errors(
 ) -> None:
     response = post_json(client, REGISTER, body)
 
-    problem = assert_problem(response, 400, "VALIDATION_FAILED")
+    problem = assert_problem(response, *BAD_SHAPE)
     assert sorted(field_errors(problem)) == fields
+    assert not User.objects.exists()
+
+
+def test_a_device_fingerprint_over_512_characters_breaks_a_rule(client: Client) -> None:
+    response = post_json(client, REGISTER, registration(device_fingerprint="f" * 513))
+
+    problem = assert_problem(response, *BROKEN_RULE)
+    assert field_errors(problem) == {
+        "device_fingerprint": ["Ensure this field has no more than 512 characters."]
+    }
+    assert not User.objects.exists()
+
+
+def test_a_shape_error_next_to_a_rule_error_is_a_400_naming_both(client: Client) -> None:
+    response = post_json(client, REGISTER, registration(email=42, full_name="x" * 101))
+
+    problem = assert_problem(response, *BAD_SHAPE)
+    assert sorted(field_errors(problem)) == ["email", "full_name"]
     assert not User.objects.exists()
 
 

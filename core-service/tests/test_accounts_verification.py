@@ -11,7 +11,7 @@ from django.utils import timezone
 from alephdraad_core.accounts.models import EmailVerificationToken, User
 from alephdraad_core.security.models import RateLimitCounter, SecurityEvent
 from tests.accounts_helpers import PASSWORD, make_user, outbox, post_json, token_in
-from tests.conftest import assert_problem
+from tests.conftest import BAD_SHAPE, BROKEN_RULE, assert_problem
 
 REGISTER = "/api/v1/auth/register"
 CONFIRM = "/api/v1/auth/verify-email/confirm"
@@ -91,11 +91,25 @@ def test_confirming_one_link_spends_the_accounts_other_links(client: Client) -> 
 
 
 @pytest.mark.parametrize(
-    "body",
-    [{}, {"token": ""}, {"token": 12}, {"token": "t" * 257}, {"token": "abc", "email": "x@y.z"}],
+    ("body", "field", "expected"),
+    [
+        ({}, "token", BAD_SHAPE),
+        ({"token": ""}, "token", BROKEN_RULE),
+        ({"token": 12}, "token", BAD_SHAPE),
+        ({"token": "t" * 257}, "token", BROKEN_RULE),
+        ({"token": "abc", "email": "x@y.z"}, "email", BAD_SHAPE),
+    ],
 )
-def test_confirm_bad_input_is_a_field_error(client: Client, body: object) -> None:
-    assert_problem(post_json(client, CONFIRM, body), 400, "VALIDATION_FAILED")
+def test_confirm_bad_input_is_a_field_error(
+    client: Client, body: object, field: str, expected: tuple[int, str]
+) -> None:
+    register(client)
+
+    problem = assert_problem(post_json(client, CONFIRM, body), *expected)
+
+    assert [error["field"] for error in problem["errors"]] == [field]
+    assert User.objects.get().is_verified is False
+    assert EmailVerificationToken.objects.get().used_at is None
 
 
 def test_request_mails_a_new_link_to_an_unverified_account(client: Client) -> None:

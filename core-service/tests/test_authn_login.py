@@ -31,7 +31,7 @@ from tests.authn_support import (
     make_user,
     post_json,
 )
-from tests.conftest import assert_problem
+from tests.conftest import BAD_SHAPE, BROKEN_RULE, assert_problem, assert_too_large
 
 pytestmark = pytest.mark.django_db
 
@@ -402,33 +402,47 @@ def test_asvs_16_3_login_events_carry_user_ip_user_agent_and_request_id(client: 
     assert success.created_at.tzinfo is not None
 
 
-# Bad input: 400, never 500
+# Bad input: 400 (wrong shape), 422 (a rule broken) or 413 (too large), never 500
 
 
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "field", "expected"),
     [
-        ({"password": PASSWORD}, "login"),
-        ({"login": "alice_w"}, "password"),
-        ({"login": 12345, "password": PASSWORD}, "login"),
-        ({"login": "alice_w", "password": ["x"]}, "password"),
-        ({"login": "alice_w", "password": True}, "password"),
-        ({"login": "alice_w", "password": {"$ne": ""}}, "password"),
-        ({"login": "alice_w", "password": PASSWORD, "device_fingerprint": 7}, "device_fingerprint"),
-        ({"login": "alice_w", "password": PASSWORD, "remember_me": True}, "remember_me"),
-        ({"login": "alice_w", "password": "p" * 1_000_000}, "password"),
-        ({"login": "a" * 300, "password": PASSWORD}, "login"),
-        ({"login": "alice\u0000w", "password": PASSWORD}, "login"),
+        ({"password": PASSWORD}, "login", BAD_SHAPE),
+        ({"login": "alice_w"}, "password", BAD_SHAPE),
+        ({"login": 12345, "password": PASSWORD}, "login", BAD_SHAPE),
+        ({"login": "alice_w", "password": ["x"]}, "password", BAD_SHAPE),
+        ({"login": "alice_w", "password": True}, "password", BAD_SHAPE),
+        ({"login": "alice_w", "password": {"$ne": ""}}, "password", BAD_SHAPE),
+        (
+            {"login": "alice_w", "password": PASSWORD, "device_fingerprint": 7},
+            "device_fingerprint",
+            BAD_SHAPE,
+        ),
+        ({"login": "alice_w", "password": PASSWORD, "remember_me": True}, "remember_me", BAD_SHAPE),
+        ({"login": "a" * 300, "password": PASSWORD}, "login", BROKEN_RULE),
+        ({"login": "alice\u0000w", "password": PASSWORD}, "login", BAD_SHAPE),
     ],
 )
-def test_bad_login_input_is_a_400_with_field_errors(
-    client: Client, body: dict[str, Any], field: str
+def test_bad_login_input_is_a_4xx_with_field_errors(
+    client: Client, body: dict[str, Any], field: str, expected: tuple[int, str]
 ) -> None:
     response = post_json(client, LOGIN_URL, body)
 
-    problem = assert_problem(response, 400, "VALIDATION_FAILED")
+    problem = assert_problem(response, *expected)
     assert field in {error["field"] for error in problem["errors"]}
     assert not Session.objects.exists()
+
+
+def test_a_1mb_password_is_a_413_and_no_failed_login(client: Client) -> None:
+    make_user()
+
+    response = login(client, password="p" * 1_000_000)
+
+    assert_too_large(response)
+    assert not Session.objects.exists()
+    assert not SecurityEvent.objects.exists()
+    login_ok(client)
 
 
 @pytest.mark.parametrize("raw", ['{"login": "alice_w", "password": ', "not json", "[]", "null"])

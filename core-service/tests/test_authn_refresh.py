@@ -29,7 +29,7 @@ from tests.authn_support import (
     post_json,
     refresh,
 )
-from tests.conftest import assert_problem
+from tests.conftest import BROKEN_RULE, assert_problem
 
 
 @pytest.fixture(autouse=True)
@@ -174,17 +174,28 @@ def test_reuse_of_a_token_of_a_revoked_session_is_just_refused(client: Client) -
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("token", ["unknown-token", "x" * 43, ""])
+@pytest.mark.parametrize("token", ["unknown-token", "x" * 43])
 def test_an_unknown_refresh_token_is_401(client: Client, token: str) -> None:
     make_user()
     login_ok(client)
 
     response = refresh(client, token)
 
-    if token:
-        assert_problem(response, 401, "AUTH_REFRESH_TOKEN_INVALID")
-    else:
-        assert_problem(response, 400, "VALIDATION_FAILED")
+    assert_problem(response, 401, "AUTH_REFRESH_TOKEN_INVALID")
+    assert not Session.objects.get().is_revoked
+
+
+@pytest.mark.django_db
+def test_an_empty_refresh_token_is_a_422_field_error(client: Client) -> None:
+    make_user()
+    login_ok(client)
+
+    response = refresh(client, "")
+
+    problem = assert_problem(response, *BROKEN_RULE)
+    assert problem["errors"] == [
+        {"field": "refresh_token", "message": "This field may not be blank."}
+    ]
     assert not Session.objects.get().is_revoked
 
 

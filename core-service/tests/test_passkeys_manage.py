@@ -13,7 +13,7 @@ from django.utils import timezone
 from alephdraad_core.passkeys.models import Credential, WebAuthnChallenge
 from alephdraad_core.passkeys.services import purge_expired_challenges
 from alephdraad_core.sudo.models import SudoGrant
-from tests.conftest import assert_problem
+from tests.conftest import BAD_SHAPE, BROKEN_RULE, assert_problem
 from tests.passkeys_support import (
     PASSKEYS_URL,
     authenticator,
@@ -130,16 +130,26 @@ def test_renaming_does_not_need_sudo(client: Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "body",
-    [{}, {"name": ""}, {"name": "x" * 65}, {"name": None}, {"name": "a\tb"}, {"name": "a", "x": 1}],
+    ("body", "field", "expected"),
+    [
+        ({}, "name", BAD_SHAPE),
+        ({"name": ""}, "name", BROKEN_RULE),
+        ({"name": "x" * 65}, "name", BROKEN_RULE),
+        ({"name": None}, "name", BAD_SHAPE),
+        ({"name": "a\tb"}, "name", BAD_SHAPE),
+        ({"name": "a", "x": 1}, "x", BAD_SHAPE),
+    ],
 )
-def test_invalid_names_are_validation_failures(client: Client, body: dict[str, Any]) -> None:
+def test_invalid_names_are_validation_failures(
+    client: Client, body: dict[str, Any], field: str, expected: tuple[int, str]
+) -> None:
     who = signed_in("nadia")
     passkey = register_passkey(client, who, authenticator(), "Laptop")
 
     response = call(client, "PATCH", _detail(passkey["id"]), body, who=who)
 
-    assert_problem(response, 400, "VALIDATION_FAILED")
+    problem = assert_problem(response, *expected)
+    assert [error["field"] for error in problem["errors"]] == [field]
     assert Credential.objects.get(pk=passkey["id"]).name == "Laptop"
 
 

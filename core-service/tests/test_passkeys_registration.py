@@ -19,7 +19,7 @@ from webauthn.helpers import decode_credential_public_key
 from alephdraad_core.passkeys.models import Credential, WebAuthnChallenge, WebAuthnUserHandle
 from alephdraad_core.passkeys.services import MAX_PASSKEYS_PER_USER
 from tests.accounts_helpers import sign_in
-from tests.conftest import assert_problem
+from tests.conftest import BAD_SHAPE, BROKEN_RULE, assert_problem
 from tests.passkeys_support import (
     REGISTER_BEGIN_URL,
     REGISTER_FINISH_URL,
@@ -449,24 +449,36 @@ def test_garbage_credentials_are_400_never_500(client: Client) -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "field", "expected"),
     [
-        ({"name": "Laptop", "credential": {}}, "ceremony_id"),
-        ({"ceremony_id": "not-a-uuid", "name": "Laptop", "credential": {}}, "ceremony_id"),
-        ({"ceremony_id": 42, "name": "Laptop", "credential": {}}, "ceremony_id"),
-        ({"ceremony_id": "CEREMONY", "name": "", "credential": {}}, "name"),
-        ({"ceremony_id": "CEREMONY", "name": "   ", "credential": {}}, "name"),
-        ({"ceremony_id": "CEREMONY", "name": "x" * 65, "credential": {}}, "name"),
-        ({"ceremony_id": "CEREMONY", "name": "Bad\nname", "credential": {}}, "name"),
-        ({"ceremony_id": "CEREMONY", "name": 7, "credential": {}}, "name"),
-        ({"ceremony_id": "CEREMONY", "name": "Laptop", "credential": "{}"}, "credential"),
-        ({"ceremony_id": "CEREMONY", "name": "Laptop", "credential": []}, "credential"),
-        ({"ceremony_id": "CEREMONY", "name": "Laptop"}, "credential"),
-        ({"ceremony_id": "CEREMONY", "name": "Laptop", "credential": {}, "extra": 1}, "extra"),
+        ({"name": "Laptop", "credential": {}}, "ceremony_id", BAD_SHAPE),
+        (
+            {"ceremony_id": "not-a-uuid", "name": "Laptop", "credential": {}},
+            "ceremony_id",
+            BAD_SHAPE,
+        ),
+        ({"ceremony_id": 42, "name": "Laptop", "credential": {}}, "ceremony_id", BAD_SHAPE),
+        ({"ceremony_id": "CEREMONY", "name": "", "credential": {}}, "name", BROKEN_RULE),
+        ({"ceremony_id": "CEREMONY", "name": "   ", "credential": {}}, "name", BROKEN_RULE),
+        ({"ceremony_id": "CEREMONY", "name": "x" * 65, "credential": {}}, "name", BROKEN_RULE),
+        ({"ceremony_id": "CEREMONY", "name": "Bad\nname", "credential": {}}, "name", BAD_SHAPE),
+        ({"ceremony_id": "CEREMONY", "name": 7, "credential": {}}, "name", BAD_SHAPE),
+        (
+            {"ceremony_id": "CEREMONY", "name": "Laptop", "credential": "{}"},
+            "credential",
+            BAD_SHAPE,
+        ),
+        ({"ceremony_id": "CEREMONY", "name": "Laptop", "credential": []}, "credential", BAD_SHAPE),
+        ({"ceremony_id": "CEREMONY", "name": "Laptop"}, "credential", BAD_SHAPE),
+        (
+            {"ceremony_id": "CEREMONY", "name": "Laptop", "credential": {}, "extra": 1},
+            "extra",
+            BAD_SHAPE,
+        ),
     ],
 )
 def test_invalid_finish_bodies_are_validation_failures(
-    client: Client, body: dict[str, Any], field: str
+    client: Client, body: dict[str, Any], field: str, expected: tuple[int, str]
 ) -> None:
     who = signed_in("nadia")
     begun = begin_registration(client, who, grant_sudo(who))
@@ -475,7 +487,7 @@ def test_invalid_finish_bodies_are_validation_failures(
 
     response = call(client, "POST", REGISTER_FINISH_URL, body, who=who)
 
-    problem = assert_problem(response, 400, "VALIDATION_FAILED")
+    problem = assert_problem(response, *expected)
     assert field in {error["field"] for error in problem["errors"]}
     # Refused before the ceremony was touched.
     assert WebAuthnChallenge.objects.get(pk=begun["ceremony_id"]).used_at is None

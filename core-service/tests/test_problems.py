@@ -14,7 +14,7 @@ from alephdraad_core.platform.problems import (
     flatten_validation_errors,
     server_error,
 )
-from tests.conftest import assert_problem
+from tests.conftest import BAD_SHAPE, BROKEN_RULE, TOO_LARGE, assert_problem
 from tests.middleware import EXPLODING_PATH
 from tests.urls import INTERNAL_SECRET
 
@@ -236,10 +236,127 @@ def test_domain_error_subclass_must_declare_its_problem_type() -> None:
         Untyped()
 
 
+# Validation: 400 for a request of the wrong shape, 422 when only rules are broken, 413 when the
+# body is too large to be read at all.
+
+VALID_POST = {"title": "hi", "author": {"email": "a@example.com"}, "tags": [{"name": "x"}]}
+LIMIT = 256 * 1024
+
+
+def _post(client: Client, path: str, payload: Any) -> Any:
+    return client.post(path, data=payload, content_type="application/json")
+
+
+def _body_of_exactly(size: int) -> str:
+    """A PostView body of `size` bytes whose title is far over its 5-character limit."""
+    frame = '{"title": "", "author": {"email": "a@example.com"}, "tags": []}'
+    body = frame.replace('"title": ""', f'"title": "{"x" * (size - len(frame))}"')
+    assert len(body.encode()) == size
+    return body
+
+
+def test_the_body_limit_is_256_kib(settings: Any) -> None:
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE == LIMIT == 262144
+
+
 def test_a_body_over_the_limit_is_a_413_problem(client: Client) -> None:
-    oversized = '{"title": "' + "x" * (1024 * 1024) + '"}'
+    response = _post(client, "/test/posts", _body_of_exactly(LIMIT + 1))
 
-    response = client.post("/test/posts", data=oversized, content_type="application/json")
+    body = assert_problem(response, *TOO_LARGE)
+    assert body["detail"] == "The request body exceeds 262144 bytes."
+    assert "errors" not in body
 
-    body = assert_problem(response, 413, "PAYLOAD_TOO_LARGE")
-    assert "1048576 bytes" in body["detail"]
+
+def test_a_body_at_the_limit_is_read_and_validated(client: Client) -> None:
+    response = _post(client, "/test/posts", _body_of_exactly(LIMIT))
+
+    body = assert_problem(response, *BROKEN_RULE)
+    assert body["errors"] == [
+        {"field": "title", "message": "Ensure this field has no more than 5 characters."}
+    ]
+
+
+def test_a_max_length_violation_alone_is_a_422_problem_with_errors(client: Client) -> None:
+    response = _post(client, "/test/posts", {**VALID_POST, "title": "far too long"})
+
+    body = assert_problem(response, 422, "UNPROCESSABLE_CONTENT")
+    assert body["type"] == "urn:alephdraad:problem:unprocessable-content"
+    assert body["detail"] == "Some values break a rule; see errors[]."
+    assert body["errors"] == [
+        {"field": "title", "message": "Ensure this field has no more than 5 characters."}
+    ]
+
+
+def test_rule_violations_in_nested_fields_are_a_422_with_dotted_fields(client: Client) -> None:
+    payload = {**VALID_POST, "title": "", "tags": [{"name": "ok"}, {"name": "much too long"}]}
+
+    body = assert_problem(_post(client, "/test/posts", payload), *BROKEN_RULE)
+
+    assert body["errors"] == [
+        {"field": "title", "message": "This field may not be blank."},
+        {"field": "tags.1.name", "message": "Ensure this field has no more than 10 characters."},
+    ]
+
+
+def test_a_wrong_type_is_a_400_problem(client: Client) -> None:
+    response = _post(client, "/test/posts", {**VALID_POST, "title": True})
+
+    body = assert_problem(response, 400, "VALIDATION_FAILED")
+    assert body["type"] == "urn:alephdraad:problem:validation-failed"
+    assert body["detail"] == "The request body has invalid fields; see errors[]."
+    assert body["errors"] == [{"field": "title", "message": "Not a valid string."}]
+
+
+def test_a_missing_field_is_a_400_problem(client: Client) -> None:
+    payload = {name: value for name, value in VALID_POST.items() if name != "title"}
+
+    body = assert_problem(_post(client, "/test/posts", payload), *BAD_SHAPE)
+
+    assert body["errors"] == [{"field": "title", "message": "This field is required."}]
+
+
+def test_a_wrong_type_next_to_a_too_long_value_is_a_400_listing_both(client: Client) -> None:
+    payload = {**VALID_POST, "title": "far too long", "author": "a@example.com"}
+
+    body = assert_problem(_post(client, "/test/posts", payload), *BAD_SHAPE)
+
+    fields = {error["field"]: error["message"] for error in body["errors"]}
+    assert set(fields) == {"title", "author"}
+    assert fields["title"] == "Ensure this field has no more than 5 characters."
+    assert fields["author"].startswith("Invalid data. Expected a dictionary")
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected", "fields"),
+    [
+        pytest.param({"count": 0}, BROKEN_RULE, ["count"], id="min_value"),
+        pytest.param({"count": 11}, BROKEN_RULE, ["count"], id="max_value"),
+        pytest.param({"colour": "blue"}, BROKEN_RULE, ["colour"], id="invalid_choice"),
+        pytest.param({"name": ""}, BROKEN_RULE, ["name"], id="blank"),
+        pytest.param({"name": "admin"}, BROKEN_RULE, ["name"], id="domain-rule"),
+        pytest.param(
+            {"count": 11, "colour": "blue"}, BROKEN_RULE, ["count", "colour"], id="two-rules"
+        ),
+        pytest.param({"count": "ten"}, BAD_SHAPE, ["count"], id="not-a-number"),
+        pytest.param({"count": None}, BAD_SHAPE, ["count"], id="null"),
+        pytest.param({"name": ["ab"]}, BAD_SHAPE, ["name"], id="list-for-a-string"),
+        pytest.param({"name": 42}, BAD_SHAPE, ["name"], id="number-for-a-string"),
+        pytest.param({"count": 0, "name": 42}, BAD_SHAPE, ["count", "name"], id="rule-and-shape"),
+        pytest.param({"shade": "red"}, BAD_SHAPE, ["shade"], id="unknown-field"),
+    ],
+)
+def test_each_rule_code_is_a_422_and_each_shape_error_a_400(
+    client: Client, payload: dict[str, Any], expected: tuple[int, str], fields: list[str]
+) -> None:
+    body = assert_problem(_post(client, "/test/rules", payload), *expected)
+
+    assert [error["field"] for error in body["errors"]] == fields
+
+
+def test_well_formed_values_within_the_rules_pass(client: Client) -> None:
+    payload = {"count": 10, "colour": "green", "name": "mira"}
+
+    response = _post(client, "/test/rules", payload)
+
+    assert response.status_code == 201
+    assert response.json() == payload

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from alephdraad_contracts import ProblemType
 from alephdraad_core.platform.errors import DomainError
+from alephdraad_core.platform.serializers import StrictSerializer, TextField
 from alephdraad_core.urls import handler400, handler403, handler404, handler500, urlpatterns
 
 # Django looks the error handlers up on the active URLconf module.
@@ -53,6 +54,31 @@ class PostView(APIView):
 
     def post(self, request: Request) -> Response:
         serializer = PostSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(serializer.validated_data, status=201)
+
+
+class RulesSerializer(StrictSerializer):
+    """Optional fields, each with a rule that a well-formed value can break; built like the
+    service's request serializers (unknown fields and non-string text refused)."""
+
+    count = serializers.IntegerField(min_value=1, max_value=10, required=False)
+    colour = serializers.ChoiceField(choices=["red", "green"], required=False)
+    name = TextField(max_length=5, required=False)
+
+    def validate_name(self, value: str) -> str:
+        # A domain rule: its own message, the "rule" code of platform/problems.py.
+        if value == "admin":
+            raise serializers.ValidationError("This name is reserved.", code="rule")
+        return value
+
+
+class RulesView(APIView):
+    authentication_classes = ()
+    permission_classes = ()
+
+    def post(self, request: Request) -> Response:
+        serializer = RulesSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return Response(serializer.validated_data, status=201)
 
@@ -100,6 +126,7 @@ def plain_form_view(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     *urlpatterns,
     path("test/posts", PostView.as_view()),
+    path("test/rules", RulesView.as_view()),
     path("test/raise/<str:kind>", RaiseView.as_view()),
     path("test/plain-raise/<str:kind>", plain_raise_view),
     path("test/plain-post-only", plain_post_only_view),

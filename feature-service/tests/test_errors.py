@@ -16,6 +16,7 @@ from alephdraad_contracts import (
     MALFORMED_REQUEST,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
+    UNPROCESSABLE_CONTENT,
     UNSUPPORTED_MEDIA_TYPE,
     VALIDATION_FAILED,
     ProblemType,
@@ -137,15 +138,26 @@ async def test_malformed_json_is_400(make_client: MakeClient, path: str) -> None
     assert body["detail"] == "The request body is not valid JSON: Input data was truncated"
 
 
-async def test_invalid_body_fields_are_400_with_dotted_paths(make_client: MakeClient) -> None:
+async def test_values_breaking_constraints_are_422_with_dotted_paths(
+    make_client: MakeClient,
+) -> None:
     async with make_client(HANDLERS) as client:
         response = await client.post(
             "/test/drafts", json={"content": "", "items": [{"name": "ok"}, {"name": ""}]}
         )
-    body = assert_problem(response, VALIDATION_FAILED)
+    body = assert_problem(response, UNPROCESSABLE_CONTENT)
     fields = {error["field"] for error in body["errors"]}
     assert fields == {"content", "items.1.name"}
     assert all(error["message"] for error in body["errors"])
+
+
+async def test_a_wrong_type_next_to_a_broken_constraint_is_400_listing_both(
+    make_client: MakeClient,
+) -> None:
+    async with make_client(HANDLERS) as client:
+        response = await client.post("/test/drafts", json={"content": 5, "items": [{"name": ""}]})
+    body = assert_problem(response, VALIDATION_FAILED)
+    assert {error["field"] for error in body["errors"]} == {"content", "items.0.name"}
 
 
 @pytest.mark.parametrize(
@@ -163,15 +175,19 @@ async def test_missing_or_mistyped_body_is_400_on_body(
 
 
 @pytest.mark.parametrize(
-    ("query", "message"),
-    [("", "Missing required query parameter"), ("?limit=abc", "int"), ("?limit=500", "<= 100")],
+    ("query", "message", "problem"),
+    [
+        ("", "Missing required query parameter", VALIDATION_FAILED),
+        ("?limit=abc", "int", VALIDATION_FAILED),
+        ("?limit=500", "<= 100", UNPROCESSABLE_CONTENT),
+    ],
 )
-async def test_invalid_query_is_400_on_the_parameter(
-    make_client: MakeClient, query: str, message: str
+async def test_invalid_query_is_a_field_error_on_the_parameter(
+    make_client: MakeClient, query: str, message: str, problem: ProblemType
 ) -> None:
     async with make_client(HANDLERS) as client:
         response = await client.get(f"/test/page{query}")
-    body = assert_problem(response, VALIDATION_FAILED)
+    body = assert_problem(response, problem)
     assert [error["field"] for error in body["errors"]] == ["limit"]
     assert message in body["errors"][0]["message"]
 

@@ -118,9 +118,10 @@ NOT_ACCEPTABLE = _generic("NOT_ACCEPTABLE", 406, "Not acceptable")
 CONFLICT = _generic("CONFLICT", 409, "Conflict")
 PAYLOAD_TOO_LARGE = _generic("PAYLOAD_TOO_LARGE", 413, "Payload too large")
 UNSUPPORTED_MEDIA_TYPE = _generic("UNSUPPORTED_MEDIA_TYPE", 415, "Unsupported media type")
-# Input that does not fit the request's schema (wrong type, unknown field, too long, bad
-# format): 400, like a malformed body. 422 is for well-formed requests that break a domain rule,
-# and those carry the domain's own code (e.g. REPLY_TOO_DEEP).
+# A request of the wrong shape (a field missing, unknown, null or of the wrong type): 400, like
+# a malformed body. Well-formed fields whose values break a rule (length, range, choices) are
+# 422 UNPROCESSABLE_CONTENT, with errors[] too; domain rules answer 422 with their own code
+# (e.g. REPLY_TOO_DEEP).
 VALIDATION_FAILED = _generic("VALIDATION_FAILED", 400, "Validation failed")
 UNPROCESSABLE_CONTENT = _generic("UNPROCESSABLE_CONTENT", 422, "Unprocessable content")
 RATE_LIMITED = _generic("RATE_LIMITED", 429, "Too many requests")

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "alephdraad_core.mail",
     "alephdraad_core.admins",
     "alephdraad_core.sudo",
+    "alephdraad_core.content",
+    "alephdraad_core.badges",
     "alephdraad_core.mfa",
     "alephdraad_core.passkeys",
 ]
@@ -76,9 +78,10 @@ MIDDLEWARE = [
     "alephdraad_core.platform.middleware.ProblemExceptionMiddleware",
 ]
 
-# JSON bodies of this API are small (a thread is at most 64 KB); anything above 1 MiB is
-# refused with 413 PAYLOAD_TOO_LARGE before it is parsed.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# JSON bodies of this API are small (a thread's content is at most 64 KB); anything above
+# 256 KiB is refused with 413 PAYLOAD_TOO_LARGE before it is parsed (a megabyte "password"
+# never reaches a serializer).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
 ROOT_URLCONF = "alephdraad_core.urls"
 WSGI_APPLICATION = "alephdraad_core.wsgi.application"
@@ -191,6 +194,10 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "alephdraad_core.platform.schemas.add_rule_violation_responses",
+    ],
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "userToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},

@@ -4,6 +4,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 
 from alephdraad_core.authn.urls import well_known_urlpatterns
+from alephdraad_core.badges.urls import admin_urlpatterns as badges_admin_urlpatterns
+from alephdraad_core.content.urls import admin_urlpatterns as content_admin_urlpatterns
 
 urlpatterns = [
     path("", include("alephdraad_core.health.urls")),
@@ -22,7 +24,13 @@ urlpatterns = [
     path("api/v1/", include("alephdraad_core.mfa.urls")),
     path("api/v1/", include("alephdraad_core.sudo.urls")),
     path("api/v1/", include("alephdraad_core.passkeys.urls")),
+    path("api/v1/", include("alephdraad_core.content.urls")),
     path("api/v1/admin/", include("alephdraad_core.admins.urls")),
+    path("api/v1/admin/", include(content_admin_urlpatterns)),
+    path("api/v1/", include("alephdraad_core.badges.urls")),
+    path("api/v1/", include("alephdraad_core.profiles.urls")),
+    # After the admins app's routes, which own the rest of api/v1/admin/users/….
+    path("api/v1/admin/", include(badges_admin_urlpatterns)),
     #
     # Reserved: internal/v1/ is the service-to-service listener for signed calls (DESIGN.md
     # section 5). The gateway answers 404 to any /internal/ path, so nothing public may live

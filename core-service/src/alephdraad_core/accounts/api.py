@@ -21,6 +21,7 @@ from alephdraad_core.accounts.schemas import (
     ProfileUpdateSerializer,
     RegisterResponseSerializer,
     RegisterSerializer,
+    UsernameChangeSerializer,
     VerifyEmailConfirmSerializer,
 )
 from alephdraad_core.authn.permissions import IsUser
@@ -263,3 +264,42 @@ class MePasswordView(APIView):
         return Response(
             {"message": "Your password was changed. Every other device was signed out."}
         )
+
+
+class MeUsernameView(APIView):
+    # Sudo, although DESIGN section 4 does not list it: a username changes once per 30 days,
+    # so a rename through a stolen access token could not be undone by the owner for a month,
+    # and the name is how everyone else recognises the account.
+    permission_classes = (IsUser, HasSudo)
+
+    @extend_schema(
+        operation_id="account_username_change",
+        tags=["account"],
+        summary="Change the username (once per 30 days)",
+        description=(
+            "Needs sudo mode (X-Sudo-Token of POST /auth/sudo). The new name follows the rules "
+            "of registration (pattern and reserved names). One change per 30 days: an earlier "
+            "one answers 409 USERNAME_CHANGE_TOO_SOON with `available_at` (ISO 8601) and "
+            "`retry_after` (seconds). Asking for the current username changes nothing and "
+            "answers 200. The old name is free for others at once. Access tokens issued before "
+            "the change carry the old name in their `username` claim until they expire."
+        ),
+        parameters=[SUDO_TOKEN_PARAMETER],
+        request=UsernameChangeSerializer,
+        responses={
+            200: OpenApiResponse(AccountSerializer, description="The updated account."),
+            **problem_responses(
+                {
+                    400: _BAD_INPUT,
+                    401: _UNAUTHENTICATED,
+                    403: "SUDO_REQUIRED: no live X-Sudo-Token of this session.",
+                    409: "USERNAME_TAKEN (another account has it) or USERNAME_CHANGE_TOO_SOON "
+                    "(changed less than 30 days ago; see `available_at`).",
+                }
+            ),
+        },
+    )
+    def patch(self, request: Request) -> Response:
+        data = _validated(UsernameChangeSerializer, request)
+        user = services.do_change_username(request.user, username=data["username"], request=request)
+        return Response(AccountSerializer(user).data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from alephdraad_contracts import VALIDATION_FAILED, ProblemType
+from alephdraad_contracts import UNPROCESSABLE_CONTENT, ProblemType
 from alephdraad_core.platform.errors import DomainError
 
 
@@ -44,12 +44,28 @@ class PasswordIncorrect(DomainError):
 
 class PasswordRejected(DomainError):
     """A new password that fails the policy once the account it belongs to is known (reset,
-    change). The same VALIDATION_FAILED problem a serializer gives, with the field named."""
+    change). The same 422 UNPROCESSABLE_CONTENT a serializer gives for a broken rule, with
+    the field named."""
 
-    problem_type = VALIDATION_FAILED
+    problem_type = UNPROCESSABLE_CONTENT
 
     def __init__(self, field: str, messages: Iterable[str]) -> None:
         super().__init__(
-            "The request body has invalid fields; see errors[].",
+            "Some values break a rule; see errors[].",
             errors=[{"field": field, "message": message} for message in messages],
+        )
+
+
+class UsernameChangeTooSoon(DomainError):
+    """One username change per USERNAME_CHANGE_INTERVAL. A 409, not a 429: the request
+    conflicts with the account's state (its allowance is used), which waiting a few seconds and
+    retrying does not fix. `available_at` (ISO 8601) and `retry_after` (seconds) say when it
+    will work."""
+
+    problem_type = ProblemType("USERNAME_CHANGE_TOO_SOON", 409, "Username changed too recently")
+
+    def __init__(self, available_at: str, retry_after: int) -> None:
+        super().__init__(
+            f"The username was changed recently; the next change is possible at {available_at}.",
+            extensions={"available_at": available_at, "retry_after": retry_after},
         )

@@ -42,6 +42,8 @@ class User(AbstractBaseUser):
     locked_until = models.DateTimeField(null=True, blank=True)
     totp_enabled = models.BooleanField(default=False)
     totp_secret = models.CharField(max_length=255, null=True, blank=True)
+    # PATCH /me/username allows one change per 30 days.
+    username_changed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

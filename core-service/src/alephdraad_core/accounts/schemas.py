@@ -68,17 +68,29 @@ _NEW_PASSWORD_HELP = (
 )
 
 
+def _username_field() -> TextField:
+    """A new username, by the rules of registration (policy.py); pair it with
+    `check_username_not_reserved` in the serializer's `validate_username`."""
+    return TextField(
+        max_length=30,
+        validators=[RegexValidator(USERNAME_PATTERN, message=f"A username is {USERNAME_RULE}")],
+        help_text=f"{USERNAME_RULE} Some names are reserved.",
+    )
+
+
+def check_username_not_reserved(value: str) -> str:
+    if is_reserved_username(value):
+        raise serializers.ValidationError("This username is reserved.", code="rule")
+    return value
+
+
 # Requests
 
 
 class RegisterSerializer(StrictSerializer):
     email = EmailAddressField()
     password = _new_password(_NEW_PASSWORD_HELP)
-    username = TextField(
-        max_length=30,
-        validators=[RegexValidator(USERNAME_PATTERN, message=f"A username is {USERNAME_RULE}")],
-        help_text=f"{USERNAME_RULE} Some names are reserved.",
-    )
+    username = _username_field()
     full_name = TextField(max_length=FULL_NAME_MAX_LENGTH)
     # Accepted so clients can already send it; device bans use it in a later issue, until then
     # it is ignored (not stored, not hashed).
@@ -90,9 +102,7 @@ class RegisterSerializer(StrictSerializer):
     )
 
     def validate_username(self, value: str) -> str:
-        if is_reserved_username(value):
-            raise serializers.ValidationError("This username is reserved.")
-        return value
+        return check_username_not_reserved(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # The account does not exist yet; an unsaved one carries what the similarity check
@@ -102,7 +112,7 @@ class RegisterSerializer(StrictSerializer):
         )
         problems = password_problems(attrs["password"], candidate)
         if problems:
-            raise serializers.ValidationError({"password": problems})
+            raise serializers.ValidationError({"password": problems}, code="rule")
         return attrs
 
 
@@ -135,6 +145,13 @@ class ProfileUpdateSerializer(StrictSerializer):
         validators=[URLValidator(schemes=["https"], message="Enter a valid https:// URL.")],
         help_text="An https:// URL, or null to remove the avatar.",
     )
+
+
+class UsernameChangeSerializer(StrictSerializer):
+    username = _username_field()
+
+    def validate_username(self, value: str) -> str:
+        return check_username_not_reserved(value)
 
 
 # Responses

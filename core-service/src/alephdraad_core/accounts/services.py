@@ -1,5 +1,5 @@
 """State changes of accounts: registration, email verification, password reset and change,
-profile edits.
+profile edits, username changes.
 
 Mail is queued with `enqueue_mail` inside the same transaction as the change it reports, so a
 mail goes out exactly when its change commits (mail/services.py). Tokens we mail are 256 random
@@ -9,6 +9,7 @@ bits; only their SHA-256 is stored, so a copy of the database opens no account.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from alephdraad_core.accounts.errors import (
     PasswordIncorrect,
     PasswordRejected,
     ResetTokenInvalid,
+    UsernameChangeTooSoon,
     UsernameTaken,
     VerificationTokenInvalid,
 )
@@ -35,6 +37,7 @@ from alephdraad_core.accounts.models import (
 )
 from alephdraad_core.accounts.policy import password_problems
 from alephdraad_core.accounts.selectors import find_user_by_email, username_is_taken
+from alephdraad_core.authn.errors import iso_z
 from alephdraad_core.authn.services import do_revoke_user_sessions
 from alephdraad_core.mail.services import enqueue_mail
 from alephdraad_core.platform.http import client_ip
@@ -43,6 +46,9 @@ from alephdraad_core.security.services import hit, record_security_event
 
 VERIFICATION_TOKEN_TTL = timedelta(hours=24)
 RESET_TOKEN_TTL = timedelta(hours=1)
+# A username may change once per 30 days (issue 6): often enough to fix a regretted name,
+# rarely enough that names are not swapped around to confuse people.
+USERNAME_CHANGE_INTERVAL = timedelta(days=30)
 # Guesses of the current password with a stolen access token: every attempt counts, per user.
 
 # Names of the unique indexes on users (accounts/models.py), as PostgreSQL reports them.
@@ -321,3 +327,56 @@ def do_update_profile(user: User, changes: dict[str, Any]) -> User:
             setattr(user, name, changes[name])
         user.save(update_fields=[*fields, "updated_at"])
     return user
+
+
+def do_change_username(user: User, *, username: str, request: HttpRequest) -> User:
+    """Give `user` the (already validated: pattern, reserved names) `username`; record
+    "username_changed" with the old and new names. Returns the account as it is now.
+
+    Asking for the current name changes nothing and answers success, so a retried request is
+    harmless and does not spend the allowance. Otherwise a change within
+    USERNAME_CHANGE_INTERVAL of the previous one raises UsernameChangeTooSoon, and a name
+    another account has raises UsernameTaken.
+
+    One transaction with the users row locked (SELECT … FOR UPDATE), so two concurrent changes
+    of one account cannot both pass the 30-day check. The UPDATE runs in a savepoint: the
+    unique index idx_users_username settles a race with another account taking the same name
+    (or registering it), which then answers UsernameTaken as the pre-check would have.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.username == username:
+            return locked
+        if locked.username_changed_at is not None:
+            available_at = locked.username_changed_at + USERNAME_CHANGE_INTERVAL
+            if now < available_at:
+                # Rounded up to the second, so a retry at the stated moment succeeds.
+                available_at = (available_at + timedelta(microseconds=999_999)).replace(
+                    microsecond=0
+                )
+                raise UsernameChangeTooSoon(
+                    iso_z(available_at), math.ceil((available_at - now).total_seconds())
+                )
+        if username_is_taken(username):
+            raise UsernameTaken()
+        old_username = locked.username
+        locked.username = username
+        locked.username_changed_at = now
+        try:
+            with transaction.atomic():
+                locked.save(update_fields=["username", "username_changed_at", "updated_at"])
+        except IntegrityError as error:
+            if _violated_constraint(error) == _USERNAME_INDEX:
+                raise UsernameTaken() from None
+            raise
+        record_security_event(
+            "username_changed",
+            request=request,
+            user_id=locked.pk,
+            details={"old": old_username, "new": username},
+        )
+        # The feature service copies usernames into replies (DESIGN section 7). The
+        # "username changed" outbox event that updates those copies is written here, in this
+        # transaction, once core's outbox exists; until then the copies keep the old name.
+    return locked

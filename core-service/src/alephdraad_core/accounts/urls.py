@@ -22,4 +22,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("auth/password/reset", api.PasswordResetView.as_view(), name="accounts-password-reset"),
     path("me", api.MeView.as_view(), name="accounts-me"),
     path("me/password", api.MePasswordView.as_view(), name="accounts-me-password"),
+    path("me/username", api.MeUsernameView.as_view(), name="accounts-me-username"),
 ]

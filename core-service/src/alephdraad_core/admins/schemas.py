@@ -104,7 +104,7 @@ class AdminUserLockSerializer(StrictSerializer):
 
     def validate_until(self, value: datetime | None) -> datetime | None:
         if value is not None and value <= timezone.now():
-            raise serializers.ValidationError("Must be in the future.")
+            raise serializers.ValidationError("Must be in the future.", code="rule")
         return value
 
 

@@ -34,6 +34,7 @@ from alephdraad_contracts import (
     PROBLEM_CONTENT_TYPE,
     RATE_LIMITED,
     UNAUTHENTICATED,
+    UNPROCESSABLE_CONTENT,
     UNSUPPORTED_MEDIA_TYPE,
     VALIDATION_FAILED,
     ProblemBody,
@@ -130,6 +131,37 @@ def flatten_validation_errors(detail: Any, field: str = "") -> list[ProblemField
     return [{"field": field, "message": str(detail)}]
 
 
+# How a validation failure is answered (README "Errors"): 400 VALIDATION_FAILED when the
+# request does not have the right shape — a field missing, unknown, null, of the wrong JSON
+# type or unparsable as its kind; 422 UNPROCESSABLE_CONTENT when every field is well-formed but
+# a value breaks a rule — too long or short, out of range, not one of the choices, or a
+# domain rule that raises ValidationError with one of these codes.
+RULE_ERROR_CODES = frozenset(
+    {
+        "blank",
+        "empty",
+        "invalid_choice",
+        "max_decimal_places",
+        "max_digits",
+        "max_length",
+        "max_string_length",
+        "max_value",
+        "max_whole_digits",
+        "min_length",
+        "min_value",
+        "rule",
+    }
+)
+
+
+def _error_codes(detail: Any) -> set[str]:
+    if isinstance(detail, Mapping):
+        return set().union(*(_error_codes(value) for value in detail.values()))
+    if isinstance(detail, list | tuple):
+        return set().union(*(_error_codes(item) for item in detail))
+    return {str(getattr(detail, "code", None) or "invalid")}
+
+
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
@@ -162,7 +194,11 @@ def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> HttpRes
     detail: str | None = None
     if isinstance(exc, drf.ValidationError):
         errors = flatten_validation_errors(exc.detail)
-        detail = "The request body has invalid fields; see errors[]."
+        if _error_codes(exc.detail) <= RULE_ERROR_CODES:
+            problem_type = UNPROCESSABLE_CONTENT
+            detail = "Some values break a rule; see errors[]."
+        else:
+            detail = "The request body has invalid fields; see errors[]."
     elif isinstance(exc.detail, str):
         detail = str(exc.detail)
     if problem_type is UNAUTHENTICATED:

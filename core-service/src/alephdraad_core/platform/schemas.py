@@ -7,6 +7,7 @@ component and `load_schema("problem")` list different fields.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
@@ -59,3 +60,28 @@ def problem_responses(
         (status, PROBLEM_CONTENT_TYPE): problem_response_schema(description)
         for status, description in descriptions_by_status.items()
     }
+
+
+def add_rule_violation_responses(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: every operation that documents a 400 problem can
+    also answer 422 UNPROCESSABLE_CONTENT (platform/problems.py: well-formed values breaking a
+    rule), so the document says so once for all of them."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses") if isinstance(operation, dict) else None
+            if not responses or "400" not in responses or "422" in responses:
+                continue
+            if PROBLEM_CONTENT_TYPE not in responses["400"].get("content", {}):
+                continue
+            responses["422"] = {
+                "description": (
+                    "UNPROCESSABLE_CONTENT: every field is well-formed but a value breaks a "
+                    "rule (too long or short, out of range, not one of the choices); see errors[]."
+                ),
+                "content": {
+                    PROBLEM_CONTENT_TYPE: responses["400"]["content"][PROBLEM_CONTENT_TYPE]
+                },
+            }
+    return result

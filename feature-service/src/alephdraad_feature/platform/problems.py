@@ -26,6 +26,7 @@ from alephdraad_contracts import (
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
     PROBLEM_CONTENT_TYPE,
+    UNPROCESSABLE_CONTENT,
     VALIDATION_FAILED,
     ProblemFieldError,
     ProblemType,
@@ -78,6 +79,21 @@ def handle_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response
     )
 
 
+# The same policy as core-service (README "Errors"): 400 VALIDATION_FAILED when the request
+# has the wrong shape (missing, unknown or mistyped fields); 422 UNPROCESSABLE_CONTENT when
+# every field is well-formed but a value breaks a constraint (length, range, choices). The
+# validators only say which in their messages: msgspec's and pydantic's constraint wording.
+_RULE_MESSAGE = re.compile(
+    r"^(Expected `[^`]+` (of length|>=|<=|>|<|that is a multiple of)"
+    r"|(String|List|Dictionary|Value|Tuple|Set) should have at (least|most) "
+    r"|Input should be (greater|less) than"
+    r"|Input should be a multiple of"
+    r"|Input should be '"
+    r"|String should match pattern)"
+)
+_RULE_DETAIL = "Some values break a rule; see errors[]."
+
+
 def _field_error(message: Mapping[str, Any], takes_body: bool) -> ProblemFieldError:
     """One Litestar validation message as `{field, message}`, field as a dotted path."""
     field = str(message.get("key") or "")
@@ -107,6 +123,8 @@ def handle_validation_exception(
             for message in exc.extra
             if isinstance(message, Mapping)
         ]
+        if errors and all(_RULE_MESSAGE.match(error["message"]) for error in errors):
+            return problem_response(UNPROCESSABLE_CONTENT, _RULE_DETAIL, errors=errors)
         return problem_response(VALIDATION_FAILED, _VALIDATION_DETAIL, errors=errors)
     if missing := _MISSING_PARAMETER.match(exc.detail):
         source, name = missing.groups()

@@ -1,0 +1,349 @@
+"""State changes of categories (admins) and threads (authors; admins delete, restore, move).
+
+Every admin action writes its security event inside the action's own transaction, so the change
+and its audit record commit together or not at all (as in admins/services.py). Thread writes
+store the search vector in the same statement as the text it is built from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max, ProtectedError
+from django.http import HttpRequest
+from django.utils import timezone
+
+from alephdraad_core.accounts.models import User
+from alephdraad_core.admins.models import Admin
+from alephdraad_core.authn.errors import EmailUnverified
+from alephdraad_core.content.document import check_content_document, derived_summary
+from alephdraad_core.content.errors import (
+    CategoryHasThreads,
+    CategoryNotFound,
+    CategorySlugTaken,
+    ThreadNotFound,
+    UnknownAuthor,
+    UnknownCategory,
+)
+from alephdraad_core.content.models import Category, Thread
+from alephdraad_core.content.search import search_vector_of
+from alephdraad_core.content.selectors import access_thread, category_named_by
+from alephdraad_core.security.services import record_security_event
+
+# New categories go after the last one unless an order_index is given (the defaults use steps
+# of 10, leaving room to slot one in between).
+ORDER_INDEX_STEP = 10
+
+# --- categories ------------------------------------------------------------------------------
+
+
+def do_create_category(
+    actor: Admin,
+    *,
+    request: HttpRequest,
+    name: str,
+    slug: str,
+    description: str = "",
+    color: str = "",
+    icon: str = "",
+    order_index: int | None = None,
+) -> Category:
+    """Create a category and record "admin_category_created", in one transaction. The unique
+    index on slug settles a race between two creations; the pre-check gives the usual case a
+    clear answer without a failed INSERT."""
+    if Category.objects.filter(slug=slug).exists():
+        raise CategorySlugTaken(slug)
+    if order_index is None:
+        last = Category.objects.aggregate(last=Max("order_index"))["last"]
+        order_index = 0 if last is None else last + ORDER_INDEX_STEP
+    category = Category(
+        name=name,
+        slug=slug,
+        description=description,
+        color=color,
+        icon=icon,
+        order_index=order_index,
+    )
+    try:
+        with transaction.atomic():
+            category.save()
+            record_security_event(
+                "admin_category_created",
+                request=request,
+                admin_id=actor.pk,
+                details={"category_id": category.pk, "slug": slug},
+            )
+    except IntegrityError:
+        raise CategorySlugTaken(slug) from None
+    return category
+
+
+def do_update_category(
+    actor: Admin, category: Category, *, request: HttpRequest, changes: Mapping[str, Any]
+) -> Category:
+    """Apply `changes` (any of name, slug, description, color, icon, order_index) and record
+    "admin_category_updated" with the old and new values, in one transaction (an UPDATE of the
+    category row). Threads refer to the category by id, so a new slug moves nothing."""
+    changed = {name: value for name, value in changes.items() if getattr(category, name) != value}
+    if not changed:
+        return category
+    new_slug = changed.get("slug")
+    if new_slug is not None and Category.objects.filter(slug=new_slug).exists():
+        raise CategorySlugTaken(new_slug)
+    try:
+        with transaction.atomic():
+            if not Category.objects.filter(pk=category.pk).update(**changed):
+                raise CategoryNotFound(f"There is no category {category.slug!r}.")
+            record_security_event(
+                "admin_category_updated",
+                request=request,
+                admin_id=actor.pk,
+                details={
+                    "category_id": category.pk,
+                    "slug": category.slug,
+                    "changes": {
+                        name: {"from": getattr(category, name), "to": value}
+                        for name, value in changed.items()
+                    },
+                },
+            )
+    except IntegrityError:
+        raise CategorySlugTaken(str(new_slug)) from None
+    for name, value in changed.items():
+        setattr(category, name, value)
+    return category
+
+
+def do_delete_category(actor: Admin, category: Category, *, request: HttpRequest) -> None:
+    """Delete a category no thread uses (deleted threads count: an admin may restore them), and
+    record "admin_category_deleted"; else CATEGORY_HAS_THREADS (move the threads first).
+
+    One transaction holding the category row FOR UPDATE while it checks and deletes. A thread
+    being created in it concurrently share-locks the row for its foreign key, so either that
+    insert commits first and the check sees it, or it waits and then fails as
+    UNKNOWN_CATEGORY. The foreign key is deferred: its violation, if any, comes at COMMIT,
+    hence the IntegrityError handler around the whole block.
+    """
+    has_threads = CategoryHasThreads(
+        f"Threads still belong to {category.slug!r}; move them to another category first."
+    )
+    try:
+        with transaction.atomic():
+            locked = Category.objects.select_for_update().filter(pk=category.pk).first()
+            if locked is None:
+                raise CategoryNotFound(f"There is no category {category.slug!r}.")
+            if Thread.objects.filter(category_id=category.pk).exists():
+                raise has_threads
+            locked.delete()
+            record_security_event(
+                "admin_category_deleted",
+                request=request,
+                admin_id=actor.pk,
+                details={"category_id": category.pk, "slug": category.slug},
+            )
+    except (IntegrityError, ProtectedError):
+        raise has_threads from None
+
+
+# --- threads ---------------------------------------------------------------------------------
+
+
+def check_may_post(author: User) -> None:
+    """Only verified members write. (Unverified accounts cannot sign in, so a user token
+    already implies it; this keeps the rule true for any future way in.)"""
+    if not author.is_verified:
+        raise EmailUnverified("Confirm your email address before you post.")
+
+
+def do_create_thread(
+    author: User,
+    *,
+    category_slug: str,
+    title: str,
+    summary: str,
+    content_json: dict[str, Any],
+) -> Thread:
+    """Create a thread: the document checked (CONTENT_INVALID), its plain text derived, the
+    summary derived from it when empty, and the search vector computed, in one INSERT.
+
+    The category is resolved first (UNKNOWN_CATEGORY); the foreign key share-locks its row at
+    commit, so a category deleted meanwhile makes the INSERT fail, answered the same way.
+    """
+    check_may_post(author)
+    content_text = check_content_document(content_json)
+    category = category_named_by(category_slug, field="category_slug")
+    summary = summary or derived_summary(content_text)
+    try:
+        with transaction.atomic():
+            thread = Thread.objects.create(
+                title=title,
+                summary=summary,
+                content_json=content_json,
+                content_text=content_text,
+                category=category,
+                author=author,
+                search_vector=search_vector_of(
+                    title=title, summary=summary, content_text=content_text
+                ),
+            )
+    except IntegrityError:
+        raise UnknownCategory("category_slug", category_slug) from None
+    thread.search_vector = None  # the expression was for the INSERT; never read back
+    return thread
+
+
+_UNSET: Any = object()
+
+
+def do_update_thread(
+    author: User,
+    thread: Thread,
+    *,
+    title: str = _UNSET,
+    summary: str = _UNSET,
+    content_json: dict[str, Any] = _UNSET,
+) -> Thread:
+    """Edit the author's live thread: any of title, summary, content_json.
+
+    A summary that was derived from the text (the author gave none) follows the new text; an
+    empty summary asks for a derived one again. One transaction holding the thread row
+    FOR UPDATE, so concurrent edits apply one after another, each on the text the previous
+    one left; the UPDATE writes the new search vector with the text. updated_at moves.
+    """
+    if title is _UNSET and summary is _UNSET and content_json is _UNSET:
+        return thread
+    new_text = check_content_document(content_json) if content_json is not _UNSET else None
+    with transaction.atomic():
+        current = (
+            Thread.objects.select_for_update()
+            .filter(pk=thread.pk, author_id=author.pk, is_deleted=False)
+            .only("title", "summary", "content_text")
+            .first()
+        )
+        if current is None:
+            raise ThreadNotFound(f"There is no thread {thread.pk}.")
+        content_text = current.content_text if new_text is None else new_text
+        if summary is not _UNSET:
+            summary = summary or derived_summary(content_text)
+        elif new_text is not None and current.summary == derived_summary(current.content_text):
+            summary = derived_summary(content_text)
+        else:
+            summary = current.summary
+        title = current.title if title is _UNSET else title
+        fields: dict[str, Any] = {
+            "title": title,
+            "summary": summary,
+            "content_text": content_text,
+            "updated_at": timezone.now(),
+        }
+        if content_json is not _UNSET:
+            fields["content_json"] = content_json
+        Thread.objects.filter(pk=thread.pk).update(
+            **fields,
+            search_vector=search_vector_of(title=title, summary=summary, content_text=content_text),
+        )
+    for name, value in fields.items():
+        setattr(thread, name, value)
+    return thread
+
+
+def do_delete_thread(actor: User | Admin, thread: Thread, *, request: HttpRequest) -> None:
+    """Soft-delete (is_deleted, deleted_at): by its author, or by an admin, who is recorded
+    ("admin_thread_deleted"). One conditional UPDATE (and the event, in one transaction). An
+    admin deleting a deleted thread changes nothing and succeeds; an author racing another
+    delete gets THREAD_NOT_FOUND, as they would a moment later."""
+    live = Thread.objects.filter(pk=thread.pk, is_deleted=False)
+    if not isinstance(actor, Admin):
+        live = live.filter(author_id=actor.pk)
+    with transaction.atomic():
+        deleted = live.update(is_deleted=True, deleted_at=timezone.now())
+        if isinstance(actor, Admin):
+            if deleted:
+                record_security_event(
+                    "admin_thread_deleted",
+                    request=request,
+                    admin_id=actor.pk,
+                    user_id=thread.author_id,
+                    details={"thread_id": thread.pk},
+                )
+        elif not deleted:
+            raise ThreadNotFound(f"There is no thread {thread.pk}.")
+
+
+def do_restore_thread(actor: Admin, thread: Thread, *, request: HttpRequest) -> Thread:
+    """Undo a soft delete and record "admin_thread_restored" (one transaction). Restoring a
+    live thread changes nothing and records nothing."""
+    with transaction.atomic():
+        restored = Thread.objects.filter(pk=thread.pk, is_deleted=True).update(
+            is_deleted=False, deleted_at=None
+        )
+        if restored:
+            record_security_event(
+                "admin_thread_restored",
+                request=request,
+                admin_id=actor.pk,
+                user_id=thread.author_id,
+                details={"thread_id": thread.pk},
+            )
+    return access_thread(actor, thread.pk)
+
+
+def do_move_thread(
+    actor: Admin,
+    thread: Thread,
+    *,
+    category_slug: str | None,
+    author_id: int | None,
+    reason: str,
+    request: HttpRequest,
+) -> Thread:
+    """Move a thread (deleted or not) to another category and/or hand it to another author,
+    recording "admin_thread_moved" with the reason and what changed. The target category and
+    author are resolved first (UNKNOWN_CATEGORY / UNKNOWN_AUTHOR); then one transaction
+    holds the thread row FOR UPDATE while it reads the current values and updates them.
+    updated_at is left alone: it dates the author's edits."""
+    category = (
+        category_named_by(category_slug, field="category_slug")
+        if category_slug is not None
+        else None
+    )
+    if author_id is not None and not User.objects.filter(pk=author_id).exists():
+        raise UnknownAuthor("author_id", "No user has this id.")
+    try:
+        with transaction.atomic():
+            current = (
+                Thread.objects.select_for_update()
+                .filter(pk=thread.pk)
+                .values("category_id", "author_id")
+                .first()
+            )
+            if current is None:
+                raise ThreadNotFound(f"There is no thread {thread.pk}.")
+            changes: dict[str, Any] = {}
+            if category is not None:
+                changes["category_id"] = category.pk
+            if author_id is not None:
+                changes["author_id"] = author_id
+            Thread.objects.filter(pk=thread.pk).update(**changes)
+            record_security_event(
+                "admin_thread_moved",
+                request=request,
+                admin_id=actor.pk,
+                user_id=current["author_id"],
+                details={
+                    "thread_id": thread.pk,
+                    "reason": reason,
+                    **{
+                        name: {"from": current[name], "to": value}
+                        for name, value in changes.items()
+                    },
+                },
+            )
+    except IntegrityError:
+        # A target deleted between its check and our COMMIT (deferred foreign keys).
+        if category is not None and not Category.objects.filter(pk=category.pk).exists():
+            raise UnknownCategory("category_slug", str(category_slug)) from None
+        raise UnknownAuthor("author_id", "No user has this id.") from None
+    return access_thread(actor, thread.pk)
