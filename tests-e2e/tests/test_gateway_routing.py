@@ -36,10 +36,14 @@ def test_a_core_route_lands_on_core(gateway: httpx.Client) -> None:
     assert document.status_code == 200
     assert document.headers["x-served-by"] == "core"
     assert "core-service" in document.json()["info"]["title"]
-    # A core prefix with no route behind it yet: the 404 comes from core, not the gateway.
+    # A category that does not exist: the 404 and its domain code come from core.
     missing = gateway.get("/api/v1/categories/does-not-exist")
-    assert_problem(missing, 404, "NOT_FOUND")
+    assert_problem(missing, 404, "CATEGORY_NOT_FOUND")
     assert missing.headers["x-served-by"] == "core"
+    listed = gateway.get("/api/v1/categories")
+    assert listed.status_code == 200
+    assert listed.headers["x-served-by"] == "core"
+    assert "general" in {category["slug"] for category in listed.json()["items"]}
 
 
 def test_a_feature_route_lands_on_feature(gateway: httpx.Client) -> None:
