@@ -171,6 +171,11 @@ class Stack:
 
     # ---- services -------------------------------------------------------------------------
 
+    def service_env(self) -> dict[str, str]:
+        """The environment the services run with (for one-off commands such as
+        `manage.py create_admin` against this stack)."""
+        return self._service_env()
+
     def _service_env(self) -> dict[str, str]:
         env = {k: v for k, v in self.options.env.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
         env.setdefault("CORE_SECRET_KEY", self._secrets["core_secret_key"])
