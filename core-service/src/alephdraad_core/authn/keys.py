@@ -3,7 +3,7 @@
 A key set is JSON, kept in a file (`CORE_JWT_KEYS_FILE`) or an environment variable
 (`CORE_JWT_KEYS`):
 
-    {"keys": [{"kid": "…", "private_key": "-----BEGIN PRIVATE KEY-----…",
+    {"keys": [{"kid": "…", "private_key": "<PKCS#8 PEM of an Ed25519 key>",
                "created_at": "2026-11-25T00:00:00Z", "retired_at": null}]}
 
 The newest key without `retired_at` signs. Retired keys stay published in the JWKS until every

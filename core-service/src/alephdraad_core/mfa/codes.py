@@ -17,7 +17,9 @@ from django.utils.crypto import salted_hmac
 
 # No 0/O, 1/I/L: nothing a person can misread when copying a code from paper.
 BACKUP_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-BACKUP_CODE_LENGTH = 8  # shown as XXXX-XXXX; 31**8 ≈ 2**39.6 possibilities
+BACKUP_CODE_LENGTH = (
+    8  # shown as two groups of four (e.g. 7KQM-2XPA); 31**8 ≈ 2**39.6 possibilities
+)
 BACKUP_CODE_COUNT = 10
 TOTP_DIGITS = 6
 
@@ -65,7 +67,7 @@ def parse_second_factor_code(raw: str) -> SecondFactorCode | None:
 
 
 def new_backup_codes(count: int = BACKUP_CODE_COUNT) -> list[str]:
-    """`count` distinct codes as shown to the user (XXXX-XXXX), from the OS's CSPRNG."""
+    """`count` distinct codes as shown to the user (e.g. 7KQM-2XPA), from the OS's CSPRNG."""
     codes: set[str] = set()
     while len(codes) < count:
         codes.add("".join(secrets.choice(BACKUP_CODE_ALPHABET) for _ in range(BACKUP_CODE_LENGTH)))

@@ -54,7 +54,7 @@ class BackupCodeField(TextField):
     """A backup code; yields its 8 characters upper-cased, without the dash."""
 
     default_error_messages = {  # noqa: RUF012
-        "code": "A backup code is 8 characters (XXXX-XXXX) without 0, 1, I, L or O."
+        "code": "A backup code is 8 characters like 7KQM-2XPA, without 0, 1, I, L or O."
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -73,7 +73,7 @@ class SecondFactorCodeField(TextField):
     """A TOTP code or a backup code, told apart by shape; yields a SecondFactorCode."""
 
     default_error_messages = {  # noqa: RUF012
-        "code": "Send the 6-digit code of your authenticator app or a backup code (XXXX-XXXX)."
+        "code": "Send the 6-digit code of your authenticator app or a backup code (e.g. 7KQM-2XPA)."
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -137,7 +137,7 @@ class TotpSetupSerializer(serializers.Serializer):
 class BackupCodeListSerializer(serializers.Serializer):
     backup_codes = serializers.ListField(
         child=serializers.CharField(),
-        help_text="10 single-use codes, XXXX-XXXX. Shown only this once; store them safely.",
+        help_text="10 single-use codes like 7KQM-2XPA. Shown only this once; store them safely.",
     )
 
 

@@ -29,7 +29,7 @@ class SudoRequestSerializer(StrictSerializer):
     code = SecondFactorCodeField(
         required=False,
         help_text="Required when two-factor authentication is on: a 6-digit code from the "
-        "authenticator app or an unused backup code (XXXX-XXXX).",
+        "authenticator app or an unused backup code (e.g. 7KQM-2XPA).",
     )
 
 
