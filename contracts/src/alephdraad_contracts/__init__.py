@@ -4,6 +4,7 @@ Implementation lives in private modules; this module is the whole public surface
 `tests/test_public_api.py` fails when `__all__` drifts.
 """
 
+from ._http_client import SigningAuth, async_signed_client, signed_client
 from ._logging import JsonLogFormatter, logging_config, utc_timestamp
 from ._problem import (
     BAD_GATEWAY,
@@ -45,6 +46,23 @@ from ._request_id import (
     reset_request_id,
 )
 from ._schemas import SCHEMAS_DIR, load_schema
+from ._signing import (
+    SIGNATURE_CALLER_HEADER,
+    SIGNATURE_COVERED_COMPONENTS,
+    SIGNATURE_LABEL,
+    SIGNATURE_MAX_AGE,
+    SIGNATURE_TEST_VECTORS,
+    CallerKey,
+    KeyRing,
+    MemoryNonceStore,
+    NonceStore,
+    RejectionReason,
+    SignatureRejected,
+    VerifiedCaller,
+    load_signature_test_vectors,
+    sign_request,
+    verify_signed_request,
+)
 
 __all__ = [
     "BAD_GATEWAY",
@@ -66,25 +84,43 @@ __all__ = [
     "REQUEST_ID_PATTERN",
     "SCHEMAS_DIR",
     "SERVICE_UNAVAILABLE",
+    "SIGNATURE_CALLER_HEADER",
+    "SIGNATURE_COVERED_COMPONENTS",
+    "SIGNATURE_LABEL",
+    "SIGNATURE_MAX_AGE",
+    "SIGNATURE_TEST_VECTORS",
     "UNAUTHENTICATED",
     "UNPROCESSABLE_CONTENT",
     "UNSUPPORTED_MEDIA_TYPE",
     "VALIDATION_FAILED",
+    "CallerKey",
     "JsonLogFormatter",
+    "KeyRing",
+    "MemoryNonceStore",
+    "NonceStore",
     "ProblemBody",
     "ProblemFieldError",
     "ProblemType",
+    "RejectionReason",
+    "SignatureRejected",
+    "SigningAuth",
+    "VerifiedCaller",
     "accept_request_id",
     "as_problem_json",
+    "async_signed_client",
     "bind_request_id",
     "current_request_id",
     "is_valid_request_id",
     "load_schema",
+    "load_signature_test_vectors",
     "logging_config",
     "new_request_id",
     "problem_body",
     "problem_type_for_status",
     "problem_type_uri",
     "reset_request_id",
+    "sign_request",
+    "signed_client",
     "utc_timestamp",
+    "verify_signed_request",
 ]
