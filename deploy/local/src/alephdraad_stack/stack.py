@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -31,6 +32,9 @@ from .servers import ProvidedServer, provide, secrets_token
 
 SERVICES = ("core", "core-worker", "feature", "gateway")
 STACK_DIR_VARIABLE = "ALEPHDRAAD_STACK_DIR"
+# The names each service signs its internal calls with (X-Alephdraad-Caller).
+CORE_CALLER = "core-service"
+FEATURE_CALLER = "feature-service"
 SERVER_KINDS = ("postgres", "mongo", "smtp")
 PORTED_COMPONENTS = ["gateway", "core", "feature", "postgres", "mongo", "smtp"]
 
@@ -162,6 +166,8 @@ class Stack:
     def _save_secrets(self) -> None:
         """Development secrets, generated once per state directory and kept out of git."""
         self._secrets.setdefault("core_secret_key", secrets_token() + secrets_token())
+        for name in ("internal_key_core", "internal_key_feature"):
+            self._secrets.setdefault(name, secrets.token_hex(32))
         path = self.state_dir / "secrets.json"
         tmp = path.with_name(".secrets.json.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -179,6 +185,14 @@ class Stack:
     def _service_env(self) -> dict[str, str]:
         env = {k: v for k, v in self.options.env.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
         env.setdefault("CORE_SECRET_KEY", self._secrets["core_secret_key"])
+        # Service-to-service signing keys (DESIGN section 5): each service accepts the other's
+        # key and signs with its own. Generated once per state directory, like every dev secret.
+        core_key = f"{CORE_CALLER}:core-1:{self._secrets['internal_key_core']}"
+        feature_key = f"{FEATURE_CALLER}:feature-1:{self._secrets['internal_key_feature']}"
+        env.setdefault("CORE_INTERNAL_SIGNING_KEY", core_key)
+        env.setdefault("FEATURE_INTERNAL_SIGNING_KEY", feature_key)
+        env.setdefault("CORE_INTERNAL_ACCEPT_KEYS", feature_key)
+        env.setdefault("FEATURE_INTERNAL_ACCEPT_KEYS", core_key)
         if not env.get("CORE_JWT_KEYS"):
             env.setdefault("CORE_JWT_KEYS_FILE", str(self.state_dir / "keys" / "core-jwt.json"))
         env.setdefault("PUBLIC_URL", self.gateway_url)
