@@ -22,6 +22,7 @@ NOTHING = {
     "sudo_grants": 0,
     "mfa_login_tokens": 0,
     "webauthn_challenges": 0,
+    "signature_nonces": 0,
 }
 
 

@@ -20,6 +20,7 @@ VARIABLES = (
     "FEATURE_HOST",
     "FEATURE_PORT",
     "FEATURE_WEB_WORKERS",
+    "FEATURE_INTERNAL_ACCEPT_KEYS",
 )
 URL = "mongodb://127.0.0.1:27017/?directConnection=true"
 

@@ -111,6 +111,8 @@ def _generic(code: str, status: int, title: str) -> ProblemType:
 
 MALFORMED_REQUEST = _generic("MALFORMED_REQUEST", 400, "Malformed request")
 UNAUTHENTICATED = _generic("UNAUTHENTICATED", 401, "Authentication required")
+# An internal (service-to-service) request whose RFC 9421 signature was refused.
+SIGNATURE_REJECTED = _generic("SIGNATURE_REJECTED", 401, "Signature rejected")
 FORBIDDEN = _generic("FORBIDDEN", 403, "Forbidden")
 NOT_FOUND = _generic("NOT_FOUND", 404, "Not found")
 METHOD_NOT_ALLOWED = _generic("METHOD_NOT_ALLOWED", 405, "Method not allowed")
@@ -134,6 +136,7 @@ GATEWAY_TIMEOUT = _generic("GATEWAY_TIMEOUT", 504, "Gateway timeout")
 GENERIC_PROBLEMS: tuple[ProblemType, ...] = (
     MALFORMED_REQUEST,
     UNAUTHENTICATED,
+    SIGNATURE_REJECTED,
     FORBIDDEN,
     NOT_FOUND,
     METHOD_NOT_ALLOWED,
@@ -154,7 +157,9 @@ GENERIC_PROBLEMS: tuple[ProblemType, ...] = (
 # NOT_READY shares 503 with SERVICE_UNAVAILABLE, VALIDATION_FAILED 400 with MALFORMED_REQUEST:
 # a bare status means the latter of each pair.
 _GENERIC_BY_STATUS: dict[int, ProblemType] = {
-    p.status: p for p in GENERIC_PROBLEMS if p is not NOT_READY and p is not VALIDATION_FAILED
+    p.status: p
+    for p in GENERIC_PROBLEMS
+    if p not in (NOT_READY, VALIDATION_FAILED, SIGNATURE_REJECTED)
 }
 
 

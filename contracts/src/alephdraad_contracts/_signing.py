@@ -53,7 +53,9 @@ _HEADERS_NEEDED = ("x-request-id", "x-alephdraad-caller")
 
 
 class RejectionReason(StrEnum):
-    """Why `verify_signed_request` refused a request (logged, never sent to the caller)."""
+    """Why `verify_signed_request` refused a request. Receivers log it and send it in the 401's
+    `reason` member: only services reach an internal listener, and the reason is what their
+    operators need to fix clock skew or a key rotation."""
 
     MISSING_SIGNATURE = "missing_signature"
     MALFORMED_SIGNATURE = "malformed_signature"

@@ -18,6 +18,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from alephdraad_contracts import KeyRing
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 _POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
@@ -73,6 +75,11 @@ class CoreConfig(BaseSettings):
     worker_poll_seconds: float = Field(
         default=1.0, gt=0, le=60, validation_alias="CORE_WORKER_POLL_SECONDS"
     )
+    # Keys of the callers whose signed /internal/v1/ requests core accepts (DESIGN section 5):
+    # "caller:keyid:hexsecret[,…]". Empty refuses every internal call with 401.
+    internal_accept_keys: SecretStr = Field(
+        default=SecretStr(""), validation_alias="CORE_INTERNAL_ACCEPT_KEYS"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -109,6 +116,22 @@ class CoreConfig(BaseSettings):
         if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
             raise ValueError("must be an smtp:// or smtps:// URL with a host")
         return value
+
+    @field_validator("internal_accept_keys")
+    @classmethod
+    def _key_ring(cls, value: SecretStr) -> SecretStr:
+        spec = value.get_secret_value().strip()
+        if spec:
+            try:
+                KeyRing.parse(spec)
+            except ValueError as error:
+                # KeyRing's messages name key ids and callers, never a secret.
+                raise ValueError(f"not a key ring: {error}") from None
+        return SecretStr(spec)
+
+    def internal_key_ring(self) -> KeyRing:
+        spec = self.internal_accept_keys.get_secret_value()
+        return KeyRing.parse(spec) if spec else KeyRing([])
 
     @model_validator(mode="after")
     def _signing_keys_given(self) -> CoreConfig:

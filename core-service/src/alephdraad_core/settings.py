@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "alephdraad_core.badges",
     "alephdraad_core.mfa",
     "alephdraad_core.passkeys",
+    "alephdraad_core.internal",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -168,6 +169,8 @@ TRUSTED_PROXIES = frozenset(CONFIG.trusted_proxies)
 SMTP_URL = CONFIG.smtp_url.get_secret_value()
 MAIL_FROM = CONFIG.mail_from
 WORKER_POLL_SECONDS = CONFIG.worker_poll_seconds
+# The callers (and their keys) whose signed /internal/v1/ requests are accepted.
+INTERNAL_ACCEPT_KEYS = CONFIG.internal_key_ring()
 
 _public = urlsplit(CONFIG.public_url)
 WEBAUTHN_RP_ID = CONFIG.webauthn_rp_id or (_public.hostname or "localhost")

@@ -32,9 +32,9 @@ urlpatterns = [
     # After the admins app's routes, which own the rest of api/v1/admin/users/….
     path("api/v1/admin/", include(badges_admin_urlpatterns)),
     #
-    # Reserved: internal/v1/ is the service-to-service listener for signed calls (DESIGN.md
-    # section 5). The gateway answers 404 to any /internal/ path, so nothing public may live
-    # below it.
+    # internal/v1/ is the service-to-service listener for signed calls (DESIGN.md section 5).
+    # The gateway answers 404 to any /internal/ path, so nothing public may live below it.
+    path("internal/v1/", include("alephdraad_core.internal.urls")),
 ]
 
 handler400 = "alephdraad_core.platform.problems.bad_request"

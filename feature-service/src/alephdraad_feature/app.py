@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from beanie import Document
 from litestar import Litestar
@@ -10,6 +11,8 @@ from litestar.datastructures import State
 from litestar.types import ControllerRouterHandler
 
 from alephdraad_feature.health.api import ROUTE_HANDLERS as HEALTH_ROUTES
+from alephdraad_feature.internal.api import internal_router
+from alephdraad_feature.internal.signing import CLOCK_STATE_KEY, KEY_RING_STATE_KEY, utc_now
 from alephdraad_feature.model_registry import DOCUMENT_MODELS
 from alephdraad_feature.platform.db import mongo_lifespan
 from alephdraad_feature.platform.docs import openapi_config, swagger_ui_assets_router
@@ -27,13 +30,16 @@ def create_app(
     extra_route_handlers: Sequence[ControllerRouterHandler] = (),
     *,
     document_models: Sequence[type[Document]] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Litestar:
     """Build the application.
 
     `settings` defaults to the environment (`load_settings()`); tests pass their own, plus
     test-only handlers in `extra_route_handlers` and documents in `document_models` (default:
     `model_registry.DOCUMENT_MODELS`). Building the app does no I/O: MongoDB is reached in the
-    lifespan, so the OpenAPI generator can build it without a database.
+    lifespan, so the OpenAPI generator can build it without a database. `clock` (default: the
+    system's UTC time) is what signature freshness and handled-event times are read from;
+    tests inject their own instead of freezing global time.
     """
     settings = settings if settings is not None else load_settings()
     route_handlers: list[ControllerRouterHandler] = [
@@ -41,9 +47,10 @@ def create_app(
         swagger_ui_assets_router(),
         # Public domains mount under /api/v1/ here.
         #
-        # /internal/v1/ is reserved for the service-to-service listener (DESIGN section 5):
-        # routes there will require an RFC 9421 signature checked by the shared contracts
-        # package, and the gateway refuses any /internal/ path. Nothing is mounted there yet.
+        # /internal/v1/ is the service-to-service listener (DESIGN section 5): every route
+        # requires an RFC 9421 signature checked by the shared contracts package, none is in
+        # the public OpenAPI document, and the gateway refuses any /internal/ path.
+        internal_router,
         *extra_route_handlers,
     ]
     app = Litestar(
@@ -57,7 +64,13 @@ def create_app(
         ],
         openapi_config=openapi_config(),
         plugins=[ProblemSchemaPlugin()],
-        state=State({SETTINGS_STATE_KEY: settings}),
+        state=State(
+            {
+                SETTINGS_STATE_KEY: settings,
+                KEY_RING_STATE_KEY: settings.internal_key_ring,
+                CLOCK_STATE_KEY: clock if clock is not None else utc_now,
+            }
+        ),
         # Debug only adds the exception's name to 500 details (platform.problems); our handlers
         # answer every exception, so Litestar's HTML debug page cannot appear either way.
         debug=settings.feature_debug,

@@ -9,4 +9,6 @@ from __future__ import annotations
 
 from beanie import Document
 
-DOCUMENT_MODELS: tuple[type[Document], ...] = ()
+from alephdraad_feature.internal.models import HandledEvent, SignatureNonce
+
+DOCUMENT_MODELS: tuple[type[Document], ...] = (SignatureNonce, HandledEvent)

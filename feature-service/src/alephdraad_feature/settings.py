@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
 
+from alephdraad_contracts import KeyRing
+
 SERVICE_NAME = "feature-service"
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -45,6 +47,9 @@ class Settings(BaseSettings):
     feature_host: str = Field(default="127.0.0.1", min_length=1)
     feature_port: int = Field(default=8002, ge=1, le=65535)
     feature_web_workers: int = Field(default=2, ge=1, le=64)
+    # Keys of the callers allowed on /internal/v1 (DESIGN section 5), as
+    # "caller:keyid:hexsecret,…". Empty: every internal call is refused.
+    feature_internal_accept_keys: SecretStr = SecretStr("")
 
     @classmethod
     def settings_customise_sources(
@@ -88,6 +93,12 @@ class Settings(BaseSettings):
             raise ValueError("must be at most 63 bytes long")
         return value
 
+    @field_validator("feature_internal_accept_keys")
+    @classmethod
+    def _check_internal_accept_keys(cls, value: SecretStr) -> SecretStr:
+        _parse_key_ring(value.get_secret_value())
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
@@ -105,6 +116,23 @@ class Settings(BaseSettings):
     @property
     def mongodb_timeout_seconds(self) -> float:
         return self.mongodb_timeout_ms / 1000
+
+    @property
+    def internal_key_ring(self) -> KeyRing:
+        """The keys `/internal/v1` accepts (empty when FEATURE_INTERNAL_ACCEPT_KEYS is unset)."""
+        return _parse_key_ring(self.feature_internal_accept_keys.get_secret_value())
+
+
+def _parse_key_ring(spec: str) -> KeyRing:
+    if not spec.strip():
+        return KeyRing([])
+    try:
+        return KeyRing.parse(spec)
+    except ValueError as exc:
+        # KeyRing's messages name key ids and callers, never a secret.
+        raise ValueError(
+            f"must be caller:keyid:hexsecret entries separated by commas ({exc})"
+        ) from None
 
 
 def _describe(error_location: tuple[int | str, ...]) -> str:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from alephdraad_core.accounts.models import EmailVerificationToken, PasswordResetToken
+from alephdraad_core.internal.nonces import purge_expired_nonces
 from alephdraad_core.mfa.models import MfaLoginToken
 from alephdraad_core.passkeys.services import purge_expired_challenges
 from alephdraad_core.security.services import purge_expired_counters
@@ -24,4 +25,5 @@ def purge_expired(now: datetime | None = None) -> dict[str, int]:
         deleted, _ = model.objects.filter(expires_at__lte=horizon).delete()
         purged[model._meta.db_table] = deleted
     purged["webauthn_challenges"] = purge_expired_challenges(moment)
+    purged["signature_nonces"] = purge_expired_nonces(moment)
     return purged

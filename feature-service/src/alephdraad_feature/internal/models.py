@@ -1,0 +1,47 @@
+"""Collections of the internal listener: seen signature nonces and handled events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from beanie import Document
+from pydantic import ConfigDict, Field
+from pymongo import ASCENDING, IndexModel
+
+
+class SignatureNonce(Document):
+    """A signature nonce already accepted, kept until the signature could no longer be fresh.
+
+    `_id` is the nonce itself, so a second insert of the same nonce fails with a duplicate key
+    error (a replay), atomically across replicas. MongoDB's TTL monitor deletes the document
+    once `expiresAt` (the signature's `created` + 60 s) has passed; it runs about once a
+    minute, so a nonce may live a little longer, never shorter."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str  # type: ignore[assignment]  # the nonce, not an ObjectId
+    expires_at: datetime = Field(alias="expiresAt")
+
+    class Settings:
+        name = "signature_nonces"
+        indexes: ClassVar[list[IndexModel]] = [
+            IndexModel([("expiresAt", ASCENDING)], name="expiresAt_ttl", expireAfterSeconds=0)
+        ]
+
+
+class HandledEvent(Document):
+    """An event received on POST /internal/v1/events; `_id` is the event id, so a redelivery
+    of the same event is recognised and not acted on twice."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str  # type: ignore[assignment]  # the event id, not an ObjectId
+    type: str
+    occurred_at: datetime = Field(alias="occurredAt")
+    handled_at: datetime = Field(alias="handledAt")
+    known: bool
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    class Settings:
+        name = "handled_events"
