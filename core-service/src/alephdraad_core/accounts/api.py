@@ -3,8 +3,6 @@ account (`/me`, user token)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,6 +24,7 @@ from alephdraad_core.accounts.schemas import (
 )
 from alephdraad_core.authn.permissions import IsUser
 from alephdraad_core.platform.schemas import problem_responses
+from alephdraad_core.platform.serializers import validated
 from alephdraad_core.security import limits
 from alephdraad_core.security.services import enforce, enforce_per_ip
 from alephdraad_core.sudo.permissions import HasSudo
@@ -49,12 +48,6 @@ _UNAUTHENTICATED = (
     "UNAUTHENTICATED (no token), AUTH_TOKEN_INVALID or AUTH_SESSION_REVOKED "
     "(token refused or its session ended)."
 )
-
-
-def _validated(serializer_class: type[Any], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 class _Anonymous(APIView):
@@ -87,7 +80,7 @@ class RegisterView(_Anonymous):
     )
     def post(self, request: Request) -> Response:
         enforce_per_ip(limits.REGISTER_PER_IP, request)
-        data = _validated(RegisterSerializer, request)
+        data = validated(RegisterSerializer, request.data)
         services.do_register(
             email=data["email"],
             username=data["username"],
@@ -117,7 +110,7 @@ class VerifyEmailConfirmView(_Anonymous):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(VerifyEmailConfirmSerializer, request)
+        data = validated(VerifyEmailConfirmSerializer, request.data)
         services.do_confirm_email(token=data["token"], request=request)
         return Response({"message": "Your email address is verified.", "verified": True})
 
@@ -140,7 +133,7 @@ class VerifyEmailRequestView(_Anonymous):
     )
     def post(self, request: Request) -> Response:
         enforce_per_ip(limits.EMAIL_REQUEST_PER_IP, request)
-        data = _validated(EmailAddressSerializer, request)
+        data = validated(EmailAddressSerializer, request.data)
         services.do_request_verification_mail(email=data["email"], request=request)
         return Response({"message": VERIFICATION_REQUESTED_MESSAGE}, status=202)
 
@@ -163,7 +156,7 @@ class PasswordForgotView(_Anonymous):
     )
     def post(self, request: Request) -> Response:
         enforce_per_ip(limits.EMAIL_REQUEST_PER_IP, request)
-        data = _validated(EmailAddressSerializer, request)
+        data = validated(EmailAddressSerializer, request.data)
         services.do_request_password_reset(email=data["email"], request=request)
         return Response({"message": RESET_REQUESTED_MESSAGE}, status=202)
 
@@ -186,7 +179,7 @@ class PasswordResetView(_Anonymous):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(PasswordResetSerializer, request)
+        data = validated(PasswordResetSerializer, request.data)
         services.do_reset_password(
             token=data["token"], new_password=data["new_password"], request=request
         )
@@ -220,7 +213,7 @@ class MeView(APIView):
         },
     )
     def patch(self, request: Request) -> Response:
-        data = _validated(ProfileUpdateSerializer, request)
+        data = validated(ProfileUpdateSerializer, request.data)
         user = services.do_update_profile(request.user, data)
         return Response(AccountSerializer(user).data)
 
@@ -253,7 +246,7 @@ class MePasswordView(APIView):
     )
     def post(self, request: Request) -> Response:
         enforce(limits.PASSWORD_CHANGE_PER_USER, str(request.user.pk))
-        data = _validated(PasswordChangeSerializer, request)
+        data = validated(PasswordChangeSerializer, request.data)
         services.do_change_password(
             user=request.user,
             current_password=data["current_password"],
@@ -300,6 +293,6 @@ class MeUsernameView(APIView):
         },
     )
     def patch(self, request: Request) -> Response:
-        data = _validated(UsernameChangeSerializer, request)
+        data = validated(UsernameChangeSerializer, request.data)
         user = services.do_change_username(request.user, username=data["username"], request=request)
         return Response(AccountSerializer(user).data)

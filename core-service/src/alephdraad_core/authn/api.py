@@ -44,6 +44,7 @@ from alephdraad_core.authn.services import (
 )
 from alephdraad_core.mfa.challenges import MfaChallenge
 from alephdraad_core.platform.schemas import problem_responses
+from alephdraad_core.platform.serializers import validated
 from alephdraad_core.security.limits import LOGIN_PER_IP, REFRESH_PER_IP
 from alephdraad_core.security.services import enforce_per_ip
 from alephdraad_core.sudo.permissions import HasSudo
@@ -59,12 +60,6 @@ _TOKEN_REFUSED = {
     "token) or AUTH_SESSION_REVOKED (the session has ended).",
     403: "AUTH_ACCOUNT_LOCKED: an administrator locked the account.",
 }
-
-
-def _validated(serializer_class: type, request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def login_response(result: LoginResult) -> Response:
@@ -146,7 +141,7 @@ class LoginView(APIView):
     )
     def post(self, request: Request) -> Response:
         enforce_per_ip(LOGIN_PER_IP, request)
-        data = _validated(LoginRequestSerializer, request)
+        data = validated(LoginRequestSerializer, request.data)
         result = do_login(
             request,
             login=data["login"],
@@ -194,7 +189,7 @@ class RefreshView(APIView):
     )
     def post(self, request: Request) -> Response:
         enforce_per_ip(REFRESH_PER_IP, request)
-        data = _validated(RefreshRequestSerializer, request)
+        data = validated(RefreshRequestSerializer, request.data)
         return _no_store(_token_pair(do_refresh(request, refresh_token=data["refresh_token"])))
 
 
@@ -214,7 +209,7 @@ class LogoutView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(LogoutRequestSerializer, request)
+        data = validated(LogoutRequestSerializer, request.data)
         auth: UserAuth = request.auth
         do_logout(
             request,
@@ -248,7 +243,7 @@ class LogoutAllView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(LogoutAllRequestSerializer, request)
+        data = validated(LogoutAllRequestSerializer, request.data)
         auth: UserAuth = request.auth
         revoked = do_logout_all(
             request,

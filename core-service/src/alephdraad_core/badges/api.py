@@ -3,8 +3,6 @@ token), and the admin catalogue and awards under /admin/ (admin token)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,6 +24,7 @@ from alephdraad_core.badges.schemas import (
 )
 from alephdraad_core.badges.selectors import access_badge, badges_with_holder_counts
 from alephdraad_core.platform.schemas import problem_responses
+from alephdraad_core.platform.serializers import validated
 
 _BAD_INPUT = {400: "MALFORMED_REQUEST (not JSON) or VALIDATION_FAILED (field errors in errors[])."}
 _UNAUTHENTICATED = {
@@ -39,12 +38,6 @@ _ADMIN_UNAUTHORISED = {
 _BADGE_NOT_FOUND = {404: "BADGE_NOT_FOUND"}
 _BADGE_ID = OpenApiParameter("badge_id", int, OpenApiParameter.PATH, description="The badge's id.")
 _USER_ID = OpenApiParameter("user_id", int, OpenApiParameter.PATH, description="The user's id.")
-
-
-def _validated(serializer_class: type[Any], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 class _Anonymous(APIView):
@@ -99,7 +92,7 @@ class PrimaryBadgeView(APIView):
         },
     )
     def put(self, request: Request) -> Response:
-        data = _validated(PrimaryBadgeSerializer, request.data)
+        data = validated(PrimaryBadgeSerializer, request.data)
         badge = services.do_set_primary_badge(request.user, badge_id=data["badge_id"])
         return Response(PrimaryBadgeResultSerializer({"primary_badge": badge}).data)
 
@@ -137,7 +130,7 @@ class AdminBadgeListView(AdminAPIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(BadgeCreateSerializer, request.data)
+        data = validated(BadgeCreateSerializer, request.data)
         badge = services.do_create_badge(self.actor(request), data, request=request)
         return Response(BadgeSerializer(badge).data, status=201)
 
@@ -163,7 +156,7 @@ class AdminBadgeDetailView(AdminAPIView):
         },
     )
     def patch(self, request: Request, badge_id: int) -> Response:
-        data = _validated(BadgeUpdateSerializer, request.data)
+        data = validated(BadgeUpdateSerializer, request.data)
         badge = access_badge(badge_id)
         badge = services.do_update_badge(self.actor(request), badge, data, request=request)
         return Response(BadgeSerializer(badge).data)
@@ -215,7 +208,7 @@ class AdminUserBadgeListView(AdminAPIView):
     )
     def post(self, request: Request, user_id: int) -> Response:
         actor = self.actor(request)
-        data = _validated(BadgeAwardSerializer, request.data)
+        data = validated(BadgeAwardSerializer, request.data)
         user = access_user(actor, user_id)
         held = services.do_award_badge(
             actor, user, badge_id=data["badge_id"], reason=data["reason"], request=request
@@ -245,7 +238,7 @@ class AdminUserBadgeDetailView(AdminAPIView):
     )
     def delete(self, request: Request, user_id: int, badge_id: int) -> Response:
         actor = self.actor(request)
-        data = _validated(BadgeRevokeSerializer, request.data)
+        data = validated(BadgeRevokeSerializer, request.data)
         user = access_user(actor, user_id)
         services.do_revoke_badge(
             actor, user, badge_id=badge_id, reason=data["reason"], request=request

@@ -34,6 +34,7 @@ from alephdraad_core.content.schemas import (
     ThreadUpdateSerializer,
 )
 from alephdraad_core.platform.schemas import problem_responses
+from alephdraad_core.platform.serializers import validated
 
 TAGS = ["content"]
 ADMIN_TAGS = ["admin"]
@@ -59,12 +60,6 @@ _CONTENT_422 = (
 )
 _THREAD_ID = OpenApiParameter("thread_id", int, OpenApiParameter.PATH, description="Thread id.")
 _SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH, description="Category slug.")
-
-
-def _validated(serializer_class: type[Any], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _threads_data(serializer_class: type[Any], threads: Sequence[Thread]) -> Any:
@@ -132,7 +127,7 @@ class AdminCategoryCreateView(AdminAPIView):
         },
     )
     def post(self, request: Request) -> Response:
-        body = _validated(CategoryCreateSerializer, request.data)
+        body = validated(CategoryCreateSerializer, request.data)
         category = services.do_create_category(self.actor(request), request=request, **body)
         return Response(CategorySerializer(category).data, status=201)
 
@@ -158,7 +153,7 @@ class AdminCategoryDetailView(AdminAPIView):
         },
     )
     def patch(self, request: Request, slug: str) -> Response:
-        body = _validated(CategoryUpdateSerializer, request.data)
+        body = validated(CategoryUpdateSerializer, request.data)
         category = selectors.access_category(slug)
         category = services.do_update_category(
             self.actor(request), category, request=request, changes=body
@@ -226,7 +221,7 @@ class ThreadListView(_PerMethodPermissions):
         },
     )
     def get(self, request: Request) -> Response:
-        query = _validated(ThreadListQuerySerializer, request.query_params)
+        query = validated(ThreadListQuerySerializer, request.query_params)
         category = (
             selectors.category_named_by(query["category"], field="category")
             if query["category"]
@@ -270,7 +265,7 @@ class ThreadListView(_PerMethodPermissions):
         },
     )
     def post(self, request: Request) -> Response:
-        body = _validated(ThreadCreateSerializer, request.data)
+        body = validated(ThreadCreateSerializer, request.data)
         author = request.user
         assert isinstance(author, User)  # IsUser let the request in
         thread = services.do_create_thread(
@@ -323,7 +318,7 @@ class ThreadDetailView(_PerMethodPermissions):
         },
     )
     def patch(self, request: Request, thread_id: int) -> Response:
-        body = _validated(ThreadUpdateSerializer, request.data)
+        body = validated(ThreadUpdateSerializer, request.data)
         author = request.user
         assert isinstance(author, User)  # IsUser let the request in
         thread = selectors.access_own_thread(author, thread_id)
@@ -405,7 +400,7 @@ class AdminThreadMoveView(AdminAPIView):
     )
     def post(self, request: Request, thread_id: int) -> Response:
         actor = self.actor(request)
-        body = _validated(ThreadMoveSerializer, request.data)
+        body = validated(ThreadMoveSerializer, request.data)
         thread = selectors.access_thread(actor, thread_id)
         thread = services.do_move_thread(
             actor,

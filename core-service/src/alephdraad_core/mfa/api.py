@@ -28,6 +28,7 @@ from alephdraad_core.mfa.schemas import (
 )
 from alephdraad_core.mfa.selectors import backup_codes_remaining, totp_status
 from alephdraad_core.platform.schemas import problem_responses
+from alephdraad_core.platform.serializers import validated
 from alephdraad_core.security.limits import MFA_LOGIN_PER_IP
 from alephdraad_core.security.services import enforce_per_ip
 from alephdraad_core.sudo.permissions import HasSudo
@@ -44,12 +45,6 @@ _TOO_MANY = (
     "MFA_TOO_MANY_ATTEMPTS: 5 wrong codes within 15 minutes for this account, or too soon "
     "after a wrong TOTP code; with Retry-After."
 )
-
-
-def _validated(serializer_class: type, request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _no_store(data: Any) -> Response:
@@ -97,7 +92,7 @@ class TotpSetupView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        _validated(EmptyRequestSerializer, request)
+        validated(EmptyRequestSerializer, request.data)
         setup = services.do_setup_totp(request, user=request.user)
         return _no_store(
             TotpSetupSerializer(
@@ -135,7 +130,7 @@ class TotpEnableView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(TotpEnableRequestSerializer, request)
+        data = validated(TotpEnableRequestSerializer, request.data)
         codes = services.do_enable_totp(request, user=request.user, code=data["code"])
         return _no_store(TotpEnabledSerializer({"enabled": True, "backup_codes": codes}).data)
 
@@ -168,7 +163,7 @@ class TotpDisableView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(TotpDisableRequestSerializer, request)
+        data = validated(TotpDisableRequestSerializer, request.data)
         services.do_disable_totp(
             request, user=request.user, password=data["password"], code=data["code"]
         )
@@ -216,7 +211,7 @@ class BackupCodesRegenerateView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        _validated(EmptyRequestSerializer, request)
+        validated(EmptyRequestSerializer, request.data)
         codes = services.do_regenerate_backup_codes(request, user=request.user)
         return _no_store(BackupCodeListSerializer({"backup_codes": codes}).data)
 
@@ -263,7 +258,7 @@ class MfaLoginTotpView(_MfaLoginView):
     )
     def post(self, request: Request) -> Response:
         enforce_per_ip(MFA_LOGIN_PER_IP, request)
-        data = _validated(MfaLoginTotpRequestSerializer, request)
+        data = validated(MfaLoginTotpRequestSerializer, request.data)
         return self._complete(request, data["mfa_token"], SecondFactorCode(TOTP, data["code"]))
 
 
@@ -290,7 +285,7 @@ class MfaLoginBackupCodeView(_MfaLoginView):
     )
     def post(self, request: Request) -> Response:
         enforce_per_ip(MFA_LOGIN_PER_IP, request)
-        data = _validated(MfaLoginBackupCodeRequestSerializer, request)
+        data = validated(MfaLoginBackupCodeRequestSerializer, request.data)
         return self._complete(
             request, data["mfa_token"], SecondFactorCode(BACKUP_CODE, data["code"])
         )

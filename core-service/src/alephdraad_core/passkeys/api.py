@@ -33,6 +33,7 @@ from alephdraad_core.passkeys.schemas import (
 )
 from alephdraad_core.passkeys.selectors import access_passkey, passkeys_of
 from alephdraad_core.platform.schemas import problem_responses
+from alephdraad_core.platform.serializers import validated
 from alephdraad_core.security.limits import LOGIN_PER_IP
 from alephdraad_core.security.services import enforce_per_ip
 from alephdraad_core.sudo.permissions import HasSudo
@@ -54,12 +55,6 @@ _CEREMONY_REFUSED = (
 )
 _NOT_FOUND = "PASSKEY_NOT_FOUND: the caller has no passkey with this id."
 _PASSKEY_ID = OpenApiParameter("passkey_id", OpenApiTypes.INT, OpenApiParameter.PATH)
-
-
-def _validated(serializer_class: type[Any], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _no_store(data: Any, status: int = 200) -> Response:
@@ -171,7 +166,7 @@ class PasskeyRegisterFinishView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(PasskeyRegisterFinishRequestSerializer, request)
+        data = validated(PasskeyRegisterFinishRequestSerializer, request.data)
         auth: UserAuth = request.auth
         credential = services.do_finish_registration(
             request,
@@ -207,7 +202,7 @@ class PasskeyLoginBeginView(_Anonymous):
     )
     def post(self, request: Request) -> Response:
         enforce_per_ip(LOGIN_PER_IP, request)
-        data = _validated(PasskeyLoginBeginRequestSerializer, request)
+        data = validated(PasskeyLoginBeginRequestSerializer, request.data)
         return _ceremony(services.do_begin_login(login=data.get("login")))
 
 
@@ -233,7 +228,7 @@ class PasskeyLoginFinishView(_Anonymous):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(PasskeyLoginFinishRequestSerializer, request)
+        data = validated(PasskeyLoginFinishRequestSerializer, request.data)
         result = services.do_finish_login(
             request,
             ceremony_id=data["ceremony_id"],
@@ -265,7 +260,7 @@ class PasskeyDetailView(APIView):
     )
     def patch(self, request: Request, passkey_id: str) -> Response:
         credential = access_passkey(request.user, passkey_id)
-        data = _validated(PasskeyRenameRequestSerializer, request)
+        data = validated(PasskeyRenameRequestSerializer, request.data)
         credential = services.do_rename_passkey(request, credential=credential, name=data["name"])
         return Response(PasskeySerializer(_passkey(credential)).data)
 
@@ -325,7 +320,7 @@ class SudoPasskeyFinishView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = _validated(PasskeyAssertionRequestSerializer, request)
+        data = validated(PasskeyAssertionRequestSerializer, request.data)
         auth: UserAuth = request.auth
         issued = services.do_finish_sudo(
             request,
