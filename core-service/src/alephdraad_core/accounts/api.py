@@ -25,6 +25,7 @@ from alephdraad_core.accounts.schemas import (
 from alephdraad_core.authn.permissions import IsUser
 from alephdraad_core.platform.schemas import problem_responses
 from alephdraad_core.platform.serializers import validated
+from alephdraad_core.platform.views import AnonymousAPIView
 from alephdraad_core.security import limits
 from alephdraad_core.security.services import enforce, enforce_per_ip
 from alephdraad_core.sudo.permissions import HasSudo
@@ -50,12 +51,7 @@ _UNAUTHENTICATED = (
 )
 
 
-class _Anonymous(APIView):
-    authentication_classes = ()
-    permission_classes = ()
-
-
-class RegisterView(_Anonymous):
+class RegisterView(AnonymousAPIView):
     @extend_schema(
         operation_id="auth_register",
         tags=["auth"],
@@ -93,7 +89,7 @@ class RegisterView(_Anonymous):
         )
 
 
-class VerifyEmailConfirmView(_Anonymous):
+class VerifyEmailConfirmView(AnonymousAPIView):
     @extend_schema(
         operation_id="auth_verify_email_confirm",
         tags=["auth"],
@@ -115,7 +111,7 @@ class VerifyEmailConfirmView(_Anonymous):
         return Response({"message": "Your email address is verified.", "verified": True})
 
 
-class VerifyEmailRequestView(_Anonymous):
+class VerifyEmailRequestView(AnonymousAPIView):
     @extend_schema(
         operation_id="auth_verify_email_request",
         tags=["auth"],
@@ -138,7 +134,7 @@ class VerifyEmailRequestView(_Anonymous):
         return Response({"message": VERIFICATION_REQUESTED_MESSAGE}, status=202)
 
 
-class PasswordForgotView(_Anonymous):
+class PasswordForgotView(AnonymousAPIView):
     @extend_schema(
         operation_id="auth_password_forgot",
         tags=["auth"],
@@ -161,7 +157,7 @@ class PasswordForgotView(_Anonymous):
         return Response({"message": RESET_REQUESTED_MESSAGE}, status=202)
 
 
-class PasswordResetView(_Anonymous):
+class PasswordResetView(AnonymousAPIView):
     @extend_schema(
         operation_id="auth_password_reset",
         tags=["auth"],

@@ -45,6 +45,7 @@ from alephdraad_core.authn.services import (
 from alephdraad_core.mfa.challenges import MfaChallenge
 from alephdraad_core.platform.schemas import problem_responses
 from alephdraad_core.platform.serializers import validated
+from alephdraad_core.platform.views import no_store
 from alephdraad_core.security.limits import LOGIN_PER_IP, REFRESH_PER_IP
 from alephdraad_core.security.services import enforce_per_ip
 from alephdraad_core.sudo.permissions import HasSudo
@@ -64,7 +65,7 @@ _TOKEN_REFUSED = {
 
 def login_response(result: LoginResult) -> Response:
     """The answer of every login path that opened a session: tokens and the user."""
-    return _no_store({**_token_pair(result.tokens), "user": LoginUserSerializer(result.user).data})
+    return no_store({**_token_pair(result.tokens), "user": LoginUserSerializer(result.user).data})
 
 
 def _token_pair(pair: TokenPair) -> dict[str, Any]:
@@ -74,13 +75,6 @@ def _token_pair(pair: TokenPair) -> dict[str, Any]:
         "token_type": "Bearer",
         "expires_in": pair.access.expires_in,
     }
-
-
-def _no_store(data: Any) -> Response:
-    """Token responses must not be cached anywhere (RFC 6749 section 5.1)."""
-    response = Response(data)
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 class JwksView(APIView):
@@ -149,7 +143,7 @@ class LoginView(APIView):
             device_fingerprint=data.get("device_fingerprint"),
         )
         if isinstance(result, MfaChallenge):
-            return _no_store(
+            return no_store(
                 {
                     "mfa_required": True,
                     "mfa_token": result.token,
@@ -190,7 +184,7 @@ class RefreshView(APIView):
     def post(self, request: Request) -> Response:
         enforce_per_ip(REFRESH_PER_IP, request)
         data = validated(RefreshRequestSerializer, request.data)
-        return _no_store(_token_pair(do_refresh(request, refresh_token=data["refresh_token"])))
+        return no_store(_token_pair(do_refresh(request, refresh_token=data["refresh_token"])))
 
 
 class LogoutView(APIView):

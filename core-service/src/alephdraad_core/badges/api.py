@@ -25,6 +25,7 @@ from alephdraad_core.badges.schemas import (
 from alephdraad_core.badges.selectors import access_badge, badges_with_holder_counts
 from alephdraad_core.platform.schemas import problem_responses
 from alephdraad_core.platform.serializers import validated
+from alephdraad_core.platform.views import AnonymousAPIView
 
 _BAD_INPUT = {400: "MALFORMED_REQUEST (not JSON) or VALIDATION_FAILED (field errors in errors[])."}
 _UNAUTHENTICATED = {
@@ -40,12 +41,7 @@ _BADGE_ID = OpenApiParameter("badge_id", int, OpenApiParameter.PATH, description
 _USER_ID = OpenApiParameter("user_id", int, OpenApiParameter.PATH, description="The user's id.")
 
 
-class _Anonymous(APIView):
-    authentication_classes = ()
-    permission_classes = ()
-
-
-class BadgeListView(_Anonymous):
+class BadgeListView(AnonymousAPIView):
     @extend_schema(
         operation_id="badges_list",
         tags=["badges"],
@@ -57,7 +53,7 @@ class BadgeListView(_Anonymous):
         return Response({"items": BadgeSerializer(badges_with_holder_counts(), many=True).data})
 
 
-class BadgeDetailView(_Anonymous):
+class BadgeDetailView(AnonymousAPIView):
     @extend_schema(
         operation_id="badges_retrieve",
         tags=["badges"],

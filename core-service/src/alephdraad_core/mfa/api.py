@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,6 +27,7 @@ from alephdraad_core.mfa.schemas import (
 from alephdraad_core.mfa.selectors import backup_codes_remaining, totp_status
 from alephdraad_core.platform.schemas import problem_responses
 from alephdraad_core.platform.serializers import validated
+from alephdraad_core.platform.views import no_store
 from alephdraad_core.security.limits import MFA_LOGIN_PER_IP
 from alephdraad_core.security.services import enforce_per_ip
 from alephdraad_core.sudo.permissions import HasSudo
@@ -45,13 +44,6 @@ _TOO_MANY = (
     "MFA_TOO_MANY_ATTEMPTS: 5 wrong codes within 15 minutes for this account, or too soon "
     "after a wrong TOTP code; with Retry-After."
 )
-
-
-def _no_store(data: Any) -> Response:
-    """Secrets (the TOTP seed, backup codes) must not be cached anywhere."""
-    response = Response(data)
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 class TotpStatusView(APIView):
@@ -94,7 +86,7 @@ class TotpSetupView(APIView):
     def post(self, request: Request) -> Response:
         validated(EmptyRequestSerializer, request.data)
         setup = services.do_setup_totp(request, user=request.user)
-        return _no_store(
+        return no_store(
             TotpSetupSerializer(
                 {
                     "secret": setup.secret,
@@ -132,7 +124,7 @@ class TotpEnableView(APIView):
     def post(self, request: Request) -> Response:
         data = validated(TotpEnableRequestSerializer, request.data)
         codes = services.do_enable_totp(request, user=request.user, code=data["code"])
-        return _no_store(TotpEnabledSerializer({"enabled": True, "backup_codes": codes}).data)
+        return no_store(TotpEnabledSerializer({"enabled": True, "backup_codes": codes}).data)
 
 
 class TotpDisableView(APIView):
@@ -213,7 +205,7 @@ class BackupCodesRegenerateView(APIView):
     def post(self, request: Request) -> Response:
         validated(EmptyRequestSerializer, request.data)
         codes = services.do_regenerate_backup_codes(request, user=request.user)
-        return _no_store(BackupCodeListSerializer({"backup_codes": codes}).data)
+        return no_store(BackupCodeListSerializer({"backup_codes": codes}).data)
 
 
 class _MfaLoginView(APIView):

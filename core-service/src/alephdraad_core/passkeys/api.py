@@ -34,6 +34,7 @@ from alephdraad_core.passkeys.schemas import (
 from alephdraad_core.passkeys.selectors import access_passkey, passkeys_of
 from alephdraad_core.platform.schemas import problem_responses
 from alephdraad_core.platform.serializers import validated
+from alephdraad_core.platform.views import AnonymousAPIView, no_store
 from alephdraad_core.security.limits import LOGIN_PER_IP
 from alephdraad_core.security.services import enforce_per_ip
 from alephdraad_core.sudo.permissions import HasSudo
@@ -57,16 +58,9 @@ _NOT_FOUND = "PASSKEY_NOT_FOUND: the caller has no passkey with this id."
 _PASSKEY_ID = OpenApiParameter("passkey_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
 
-def _no_store(data: Any, status: int = 200) -> Response:
-    """Challenges and tokens must not be cached anywhere."""
-    response = Response(data, status=status)
-    response["Cache-Control"] = "no-store"
-    return response
-
-
 def _ceremony(ceremony: services.Ceremony) -> Response:
     body = {"ceremony_id": ceremony.ceremony_id, "options": ceremony.options}
-    return _no_store(PasskeyCeremonySerializer(body).data)
+    return no_store(PasskeyCeremonySerializer(body).data)
 
 
 def _passkey(credential: Credential) -> dict[str, Any]:
@@ -90,11 +84,6 @@ def _login_body(result: LoginResult) -> dict[str, Any]:
         "expires_in": result.tokens.access.expires_in,
         "user": LoginUserSerializer(result.user).data,
     }
-
-
-class _Anonymous(APIView):
-    authentication_classes = ()
-    permission_classes = ()
 
 
 class PasskeyListView(APIView):
@@ -179,7 +168,7 @@ class PasskeyRegisterFinishView(APIView):
         return Response(PasskeySerializer(_passkey(credential)).data, status=201)
 
 
-class PasskeyLoginBeginView(_Anonymous):
+class PasskeyLoginBeginView(AnonymousAPIView):
     @extend_schema(
         operation_id="passkeys_login_begin",
         tags=_TAGS,
@@ -206,7 +195,7 @@ class PasskeyLoginBeginView(_Anonymous):
         return _ceremony(services.do_begin_login(login=data.get("login")))
 
 
-class PasskeyLoginFinishView(_Anonymous):
+class PasskeyLoginFinishView(AnonymousAPIView):
     @extend_schema(
         operation_id="passkeys_login_finish",
         tags=_TAGS,
@@ -235,7 +224,7 @@ class PasskeyLoginFinishView(_Anonymous):
             credential=data["credential"],
             device_fingerprint=data.get("device_fingerprint"),
         )
-        return _no_store(_login_body(result))
+        return no_store(_login_body(result))
 
 
 class PasskeyDetailView(APIView):
@@ -330,4 +319,4 @@ class SudoPasskeyFinishView(APIView):
             credential=data["credential"],
         )
         body = {"sudo_token": issued.token, "expires_at": issued.expires_at}
-        return _no_store(SudoGrantSerializer(body).data)
+        return no_store(SudoGrantSerializer(body).data)

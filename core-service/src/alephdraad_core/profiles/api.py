@@ -5,9 +5,9 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from alephdraad_core.platform.schemas import problem_responses
+from alephdraad_core.platform.views import AnonymousAPIView
 from alephdraad_core.profiles.schemas import (
     ProfileThreadPageSerializer,
     ProfileThreadSerializer,
@@ -28,12 +28,7 @@ _USERNAME = OpenApiParameter(
 _NOT_FOUND = {404: "USER_NOT_FOUND: nobody has this username."}
 
 
-class _Anonymous(APIView):
-    authentication_classes = ()
-    permission_classes = ()
-
-
-class PublicProfileView(_Anonymous):
+class PublicProfileView(AnonymousAPIView):
     @extend_schema(
         operation_id="profiles_retrieve",
         tags=TAGS,
@@ -49,7 +44,7 @@ class PublicProfileView(_Anonymous):
         return Response(PublicProfileSerializer(public_profile(username)).data)
 
 
-class PublicProfileThreadsView(_Anonymous):
+class PublicProfileThreadsView(AnonymousAPIView):
     @extend_schema(
         operation_id="profiles_threads_list",
         tags=TAGS,
