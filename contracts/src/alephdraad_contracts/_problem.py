@@ -131,6 +131,9 @@ INTERNAL_ERROR = _generic("INTERNAL_ERROR", 500, "Internal server error")
 BAD_GATEWAY = _generic("BAD_GATEWAY", 502, "Bad gateway")
 SERVICE_UNAVAILABLE = _generic("SERVICE_UNAVAILABLE", 503, "Service unavailable")
 NOT_READY = _generic("NOT_READY", 503, "Not ready")
+# The other service could not be reached (or failed) while a write depended on its answer:
+# nothing was written; retry after Retry-After (DESIGN section 5, fail closed).
+UPSTREAM_UNAVAILABLE = _generic("UPSTREAM_UNAVAILABLE", 503, "Upstream service unavailable")
 GATEWAY_TIMEOUT = _generic("GATEWAY_TIMEOUT", 504, "Gateway timeout")
 
 GENERIC_PROBLEMS: tuple[ProblemType, ...] = (
@@ -151,6 +154,7 @@ GENERIC_PROBLEMS: tuple[ProblemType, ...] = (
     BAD_GATEWAY,
     SERVICE_UNAVAILABLE,
     NOT_READY,
+    UPSTREAM_UNAVAILABLE,
     GATEWAY_TIMEOUT,
 )
 
@@ -159,7 +163,7 @@ GENERIC_PROBLEMS: tuple[ProblemType, ...] = (
 _GENERIC_BY_STATUS: dict[int, ProblemType] = {
     p.status: p
     for p in GENERIC_PROBLEMS
-    if p not in (NOT_READY, VALIDATION_FAILED, SIGNATURE_REJECTED)
+    if p not in (NOT_READY, UPSTREAM_UNAVAILABLE, VALIDATION_FAILED, SIGNATURE_REJECTED)
 }
 
 

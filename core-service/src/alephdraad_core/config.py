@@ -18,7 +18,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from alephdraad_contracts import KeyRing
+from alephdraad_contracts import CallerKey, KeyRing
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -26,6 +26,8 @@ _POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
 # The key signs tokens clients hold (password resets, email verification); short keys can be
 # brute-forced offline from one signed value.
 MIN_SECRET_KEY_LENGTH = 32
+# The caller name core signs internal calls with (X-Alephdraad-Caller).
+INTERNAL_CALLER = "core-service"
 
 
 class CoreConfig(BaseSettings):
@@ -81,6 +83,29 @@ class CoreConfig(BaseSettings):
         default=SecretStr(""), validation_alias="CORE_INTERNAL_ACCEPT_KEYS"
     )
 
+    # The key core signs its own internal calls with: "core-service:keyid:hexsecret" (one entry;
+    # the feature service's FEATURE_INTERNAL_ACCEPT_KEYS must hold it). Empty: core makes no
+    # internal calls, so writes that need the feature service answer 503.
+    internal_signing_key: SecretStr = Field(
+        default=SecretStr(""), validation_alias="CORE_INTERNAL_SIGNING_KEY"
+    )
+    # Where the feature service's internal listener answers (never the public gateway).
+    feature_internal_url: str = Field(
+        default="http://127.0.0.1:8002", validation_alias="CORE_FEATURE_INTERNAL_URL"
+    )
+    # Seconds an internal call may take before core gives up (and fails closed with 503).
+    internal_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, validation_alias="CORE_INTERNAL_TIMEOUT_SECONDS"
+    )
+    # Outbox dispatch: events per batch, and the longest pause between two delivery attempts
+    # of one event (the backoff doubles from 1 s up to this).
+    outbox_batch_size: int = Field(
+        default=50, ge=1, le=1000, validation_alias="CORE_OUTBOX_BATCH_SIZE"
+    )
+    outbox_max_backoff_seconds: int = Field(
+        default=300, ge=1, le=86_400, validation_alias="CORE_OUTBOX_MAX_BACKOFF_SECONDS"
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -128,6 +153,32 @@ class CoreConfig(BaseSettings):
                 # KeyRing's messages name key ids and callers, never a secret.
                 raise ValueError(f"not a key ring: {error}") from None
         return SecretStr(spec)
+
+    @field_validator("internal_signing_key")
+    @classmethod
+    def _signing_key(cls, value: SecretStr) -> SecretStr:
+        spec = value.get_secret_value().strip()
+        if spec:
+            try:
+                ring = KeyRing.parse(spec)
+            except ValueError as error:
+                raise ValueError(f"not a caller:keyid:hexsecret key: {error}") from None
+            callers = [key.caller for key in ring]
+            if callers != [INTERNAL_CALLER]:
+                raise ValueError(f"must be exactly one key of caller {INTERNAL_CALLER!r}")
+        return SecretStr(spec)
+
+    @field_validator("feature_internal_url")
+    @classmethod
+    def _internal_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value.rstrip("/")
+
+    def internal_signing_caller_key(self) -> CallerKey | None:
+        spec = self.internal_signing_key.get_secret_value()
+        return next(iter(KeyRing.parse(spec))) if spec else None
 
     def internal_key_ring(self) -> KeyRing:
         spec = self.internal_accept_keys.get_secret_value()

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "alephdraad_core.mfa",
     "alephdraad_core.passkeys",
     "alephdraad_core.internal",
+    "alephdraad_core.outbox",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -171,6 +172,11 @@ MAIL_FROM = CONFIG.mail_from
 WORKER_POLL_SECONDS = CONFIG.worker_poll_seconds
 # The callers (and their keys) whose signed /internal/v1/ requests are accepted.
 INTERNAL_ACCEPT_KEYS = CONFIG.internal_key_ring()
+INTERNAL_SIGNING_KEY = CONFIG.internal_signing_caller_key()
+FEATURE_INTERNAL_URL = CONFIG.feature_internal_url
+INTERNAL_TIMEOUT_SECONDS = CONFIG.internal_timeout_seconds
+OUTBOX_BATCH_SIZE = CONFIG.outbox_batch_size
+OUTBOX_MAX_BACKOFF_SECONDS = CONFIG.outbox_max_backoff_seconds
 
 _public = urlsplit(CONFIG.public_url)
 WEBAUTHN_RP_ID = CONFIG.webauthn_rp_id or (_public.hostname or "localhost")

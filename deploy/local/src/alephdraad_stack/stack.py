@@ -196,6 +196,9 @@ class Stack:
         if not env.get("CORE_JWT_KEYS"):
             env.setdefault("CORE_JWT_KEYS_FILE", str(self.state_dir / "keys" / "core-jwt.json"))
         env.setdefault("PUBLIC_URL", self.gateway_url)
+        # Each service reaches the other's internal listener directly, never via the gateway.
+        env.setdefault("CORE_FEATURE_INTERNAL_URL", f"http://{HOST}:{self.ports['feature']}")
+        env.setdefault("FEATURE_CORE_INTERNAL_URL", f"http://{HOST}:{self.ports['core']}")
         env.update(
             {
                 "DATABASE_URL": self.servers["postgres"].url,
