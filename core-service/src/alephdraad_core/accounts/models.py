@@ -44,6 +44,9 @@ class User(AbstractBaseUser):
     totp_secret = models.CharField(max_length=255, null=True, blank=True)
     # PATCH /me/username allows one change per 30 days.
     username_changed_at = models.DateTimeField(null=True, blank=True)
+    # Set when the member deleted their account (DELETE /api/v1/me): the row stays as an
+    # anonymised tombstone (threads keep their author id), every personal field is wiped.
+    deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
