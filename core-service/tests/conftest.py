@@ -13,6 +13,7 @@ import pytest
 from django.http import HttpResponseBase
 
 from alephdraad_contracts import PROBLEM_CONTENT_TYPE, JsonLogFormatter, load_schema
+from tests.feature_stub import feature_stub  # noqa: F401 - a fixture for every test module
 
 PROBLEM_VALIDATOR = jsonschema.Draft202012Validator(load_schema("problem"))
 
