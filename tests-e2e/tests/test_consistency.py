@@ -1,0 +1,225 @@
+"""The two databases stay consistent through the outboxes (DESIGN section 7), across outages.
+
+Events core writes in the same transaction as a change reach the feature service through
+core's worker (the outbox dispatcher) over signed internal calls; the feature service records
+each event id once. These tests read both databases directly to see that happen.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import httpx
+import psycopg
+import pytest
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from alephdraad_stack.stack import Stack
+
+from .conftest import assert_problem
+
+PASSWORD = "correct horse battery staple"
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T | None], what: str, timeout: float = 45.0) -> T:
+    """Poll `check` until it returns something other than None (the worker runs every second,
+    and a failed delivery backs off exponentially)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result is not None:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def postgres(stack: Stack) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(stack.info()["components"]["postgres"]["url"], autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="module")
+def mongo(stack: Stack) -> Iterator[Database[dict[str, Any]]]:
+    url = stack.info()["components"]["mongo"]["url"]
+    name = stack.service_env().get("MONGODB_DATABASE", "alephdraad_features")
+    with MongoClient(url, serverSelectionTimeoutMS=5000) as client:
+        yield client[name]
+
+
+def member(gateway: httpx.Client, postgres: psycopg.Connection[Any]) -> tuple[str, dict[str, str]]:
+    """A verified member, logged in: (username, auth headers)."""
+    username = f"c_{uuid.uuid4().hex[:10]}"
+    registered = gateway.post(
+        "/api/v1/auth/register",
+        json={
+            "email": f"{username}@example.test",
+            "password": PASSWORD,
+            "username": username,
+            "full_name": "Consistency",
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    postgres.execute("UPDATE users SET is_verified = true WHERE username = %s", (username,))
+    login = gateway.post("/api/v1/auth/login", json={"login": username, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    return username, {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+def outbox_row(
+    postgres: psycopg.Connection[Any], event_type: str, key: str, value: int
+) -> tuple[str, str, int] | None:
+    """(id, status, attempts) of the newest outbox event of this type about this id."""
+    row = postgres.execute(
+        "SELECT id, status, attempts FROM event_outbox WHERE type = %s "
+        "AND (envelope->'data'->>%s)::bigint = %s ORDER BY id DESC LIMIT 1",
+        (event_type, key, value),
+    ).fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def test_a_thread_deleted_while_the_feature_service_is_down_reaches_it_exactly_once(
+    gateway: httpx.Client,
+    stack: Stack,
+    postgres: psycopg.Connection[Any],
+    mongo: Database[dict[str, Any]],
+) -> None:
+    _, auth = member(gateway, postgres)
+    slug = postgres.execute("SELECT slug FROM categories ORDER BY id LIMIT 1").fetchone()
+    assert slug is not None
+    created = gateway.post(
+        "/api/v1/threads",
+        json={
+            "category_slug": slug[0],
+            "title": "A thread that will be deleted during an outage",
+            "summary": "outage",
+            "content_json": {
+                "type": "doc",
+                "content": [{"type": "paragraph", "content": [{"type": "text", "text": "x"}]}],
+            },
+        },
+        headers=auth,
+    )
+    assert created.status_code == 201, created.text
+    thread_id = created.json()["id"]
+
+    stack.stop_component("feature")
+    try:
+        deleted = gateway.delete(f"/api/v1/threads/{thread_id}", headers=auth)
+        assert deleted.status_code == 204, deleted.text
+        # The change is committed with its event; the worker tries, fails and backs off.
+        event_id, _, _ = eventually(
+            lambda: (
+                row
+                if (row := outbox_row(postgres, "thread.deleted", "thread_id", thread_id))
+                and row[2] >= 1
+                else None
+            ),
+            "a failed delivery attempt",
+        )
+        assert outbox_row(postgres, "thread.deleted", "thread_id", thread_id)[1] == "pending"  # type: ignore[index]
+        assert mongo.handled_events.count_documents({"_id": event_id}) == 0
+    finally:
+        stack.start_component("feature")
+
+    eventually(
+        lambda: True
+        if outbox_row(postgres, "thread.deleted", "thread_id", thread_id)[1] == "delivered"  # type: ignore[index]
+        else None,
+        "delivery after the feature service came back",
+    )
+    handled = list(mongo.handled_events.find({"_id": event_id}))
+    assert len(handled) == 1
+    assert handled[0]["type"] == "thread.deleted"
+    assert handled[0]["data"]["thread_id"] == thread_id
+
+    # A dispatcher that crashed after delivering but before recording it delivers again:
+    # the feature service recognises the id and nothing happens twice.
+    postgres.execute(
+        "UPDATE event_outbox SET status = 'pending', delivered_at = NULL, "
+        "next_attempt_at = now() WHERE id = %s",
+        (event_id,),
+    )
+    eventually(
+        lambda: True
+        if outbox_row(postgres, "thread.deleted", "thread_id", thread_id)[1] == "delivered"  # type: ignore[index]
+        else None,
+        "the redelivery",
+    )
+    assert mongo.handled_events.count_documents({"_id": event_id}) == 1
+
+
+def test_a_member_deletes_their_account_through_the_gateway(
+    gateway: httpx.Client,
+    stack: Stack,
+    postgres: psycopg.Connection[Any],
+    mongo: Database[dict[str, Any]],
+) -> None:
+    username, auth = member(gateway, postgres)
+    sudo = gateway.post("/api/v1/auth/sudo", json={"password": PASSWORD}, headers=auth)
+    assert sudo.status_code == 200, sudo.text
+    sudo_auth = {**auth, "X-Sudo-Token": sudo.json()["sudo_token"]}
+    user_id = gateway.get("/api/v1/me", headers=auth).json()["id"]
+
+    refused = gateway.request(
+        "DELETE", "/api/v1/me", json={"confirmation": "delete"}, headers=sudo_auth
+    )
+    assert refused.status_code in (400, 422), refused.text
+
+    # With the feature service away the deletion cannot be checked: refused, nothing changed.
+    stack.stop_component("feature")
+    try:
+        unavailable = gateway.request(
+            "DELETE", "/api/v1/me", json={"confirmation": "DELETE"}, headers=sudo_auth
+        )
+        assert_problem(unavailable, 503, "UPSTREAM_UNAVAILABLE")
+        assert int(unavailable.headers["retry-after"]) > 0
+    finally:
+        stack.start_component("feature")
+    assert gateway.get("/api/v1/me", headers=auth).status_code == 200
+
+    deleted = gateway.request(
+        "DELETE", "/api/v1/me", json={"confirmation": "DELETE"}, headers=sudo_auth
+    )
+    assert deleted.status_code == 204, deleted.text
+
+    assert_problem(gateway.get("/api/v1/me", headers=auth), 401, "AUTH_SESSION_REVOKED")
+    login = gateway.post("/api/v1/auth/login", json={"login": username, "password": PASSWORD})
+    assert login.status_code == 401, login.text
+    assert gateway.get(f"/api/v1/users/{username}").status_code == 404
+    row = postgres.execute(
+        "SELECT username, email, deleted_at IS NOT NULL FROM users WHERE id = %s", (user_id,)
+    ).fetchone()
+    assert row is not None
+    assert row[0] != username
+    assert username not in row[1]
+    assert row[2] is True
+
+    event_id, _, _ = eventually(
+        lambda: (
+            row
+            if (row := outbox_row(postgres, "user.deleted", "user_id", user_id))
+            and row[1] == "delivered"
+            else None
+        ),
+        "user.deleted delivered",
+    )
+    assert mongo.handled_events.count_documents({"_id": event_id, "type": "user.deleted"}) == 1
+
+    # The name and address are free again.
+    again = gateway.post(
+        "/api/v1/auth/register",
+        json={
+            "email": f"{username}@example.test",
+            "password": PASSWORD,
+            "username": username,
+            "full_name": "Again",
+        },
+    )
+    assert again.status_code == 201, again.text
