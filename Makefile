@@ -19,7 +19,7 @@ STACK := $(ROOT)/deploy/local/.venv/bin/alephdraad-stack
 PYTEST_ARGS ?=
 
 .PHONY: help bootstrap sync run test test-contracts test-stack test-core test-feature test-e2e \
-        lint format typecheck openapi lock clean-stack
+        lint format typecheck openapi pacts lock clean-stack
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -75,6 +75,10 @@ format: sync ## Apply ruff's fixes and formatting
 openapi: sync ## Regenerate contracts/openapi/*.json from the code
 	@cd core-service && $(UV) run --frozen --quiet python -m alephdraad_core.openapi $(ROOT)/contracts/openapi/core.json
 	@cd feature-service && $(UV) run --frozen --quiet python -m alephdraad_feature.openapi $(ROOT)/contracts/openapi/feature.json
+
+pacts: sync ## Rewrite contracts/pacts/*.json from the consumer tests (then commit them)
+	@cd core-service && UPDATE_PACTS=1 $(UV) run --frozen --quiet alephdraad-stack provide --postgres -- pytest -q tests/test_pact_consumer.py
+	@cd feature-service && UPDATE_PACTS=1 $(UV) run --frozen --quiet alephdraad-stack provide --mongo -- pytest -q tests/test_pact_consumer.py
 
 clean-stack: ## Delete .stack/ (all local data: databases, mail, logs, dev keys)
 	@rm -rf $(ROOT)/.stack

@@ -3,6 +3,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ from alephdraad_contracts import (
     SignatureRejected,
     verify_signed_request,
 )
-from alephdraad_contracts.testing import SigningProxy
+from alephdraad_contracts.testing import UPDATE_PACTS_VARIABLE, SigningProxy, sync_pact_file
 
 KEY = CallerKey(keyid="feature-test", caller="feature-service", secret=b"k" * 32)
 
@@ -87,3 +88,42 @@ def test_a_wrong_key_is_still_refused_by_the_provider(upstream: str) -> None:
         answer = httpx.delete(f"{proxy.url}/internal/v1/x")
     assert answer.status_code == 401
     assert answer.json()["reason"] == "bad_signature"
+
+
+def _pact(path: Path, interactions: list[str], version: str = "1") -> Path:
+    path.write_text(
+        json.dumps(
+            {"interactions": interactions, "metadata": {"pact-python": {"version": version}}}
+        )
+    )
+    return path
+
+
+def test_an_unchanged_pact_passes_even_with_other_library_versions(tmp_path: Path) -> None:
+    generated = _pact(tmp_path / "new.json", ["a"], version="2")
+    committed = _pact(tmp_path / "committed.json", ["a"])
+    sync_pact_file(generated, committed)
+
+
+def test_a_changed_pact_fails_until_updated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generated = _pact(tmp_path / "new.json", ["a", "b"])
+    committed = _pact(tmp_path / "committed.json", ["a"])
+    with pytest.raises(AssertionError, match="run `make pacts`"):
+        sync_pact_file(generated, committed)
+    monkeypatch.setenv(UPDATE_PACTS_VARIABLE, "1")
+    sync_pact_file(generated, committed)
+    assert json.loads(committed.read_text())["interactions"] == ["a", "b"]
+
+
+def test_a_missing_pact_fails_or_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generated = _pact(tmp_path / "new.json", ["a"])
+    committed = tmp_path / "pacts" / "x.json"
+    with pytest.raises(AssertionError, match="is missing"):
+        sync_pact_file(generated, committed)
+    monkeypatch.setenv(UPDATE_PACTS_VARIABLE, "1")
+    sync_pact_file(generated, committed)
+    assert committed.read_text() == generated.read_text()

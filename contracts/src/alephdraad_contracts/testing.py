@@ -1,5 +1,10 @@
 """Test helpers both services share (not used in production code).
 
+`sync_pact_file` keeps the committed pact files in `contracts/pacts/` honest: a consumer test
+writes its pact to a temporary directory and compares it with the committed one, so a changed
+interaction fails CI until the new file is committed (and then the provider's verification,
+which replays the committed file, has to pass with it).
+
 `SigningProxy` lets a tool that cannot sign requests - the Pact verifier replaying a consumer's
 interactions - talk to a real internal listener: it listens on 127.0.0.1, signs each request
 it receives as `caller` (RFC 9421, exactly like `signed_client`), forwards it to `upstream` and
@@ -8,13 +13,19 @@ relays the answer. The provider under test still runs its real signature verific
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 
 import httpx
 
 from ._http_client import SigningAuth
+
+# Set to 1 to let consumer tests rewrite the committed pact files (`make pacts`).
+UPDATE_PACTS_VARIABLE = "UPDATE_PACTS"
 
 # Connection-scoped headers a proxy must not forward (RFC 9110 section 7.6.1), plus the ones
 # httpx computes itself.
@@ -95,3 +106,26 @@ class SigningProxy:
         self._server.shutdown()
         self._server.server_close()
         self._client.close()
+
+
+def _comparable(path: Path) -> object:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    # Library versions, not the contract.
+    document.pop("metadata", None)
+    return document
+
+
+def sync_pact_file(generated: Path, committed: Path) -> None:
+    """Compare a freshly written pact with the committed one; copy it over when the
+    UPDATE_PACTS variable is 1, otherwise raise AssertionError naming the file to refresh."""
+    if os.environ.get(UPDATE_PACTS_VARIABLE) == "1":
+        committed.parent.mkdir(parents=True, exist_ok=True)
+        committed.write_text(generated.read_text(encoding="utf-8"), encoding="utf-8")
+        return
+    if not committed.exists():
+        raise AssertionError(f"{committed} is missing: run `make pacts` and commit it")
+    if _comparable(generated) != _comparable(committed):
+        raise AssertionError(
+            f"the consumer's interactions changed but {committed} did not: run `make pacts`, "
+            "check that the provider still verifies, and commit the file"
+        )
