@@ -33,11 +33,16 @@ def test_healthz_reports_service_and_version_without_touching_the_database(
 def test_readyz_is_ready_when_select_1_succeeds(
     client: Client, django_assert_num_queries: Any
 ) -> None:
-    with django_assert_num_queries(1) as captured:
+    # SELECT 1, then the outbox backlog (tests/test_outbox_readiness.py).
+    with django_assert_num_queries(2) as captured:
         response = client.get("/readyz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"database": "ok"}}
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"database": "ok"},
+        "outbox": {"pending": 0, "dead": 0, "oldest_pending_seconds": None},
+    }
     assert captured.captured_queries[0]["sql"] == "SELECT 1"
 
 

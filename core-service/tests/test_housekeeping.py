@@ -23,6 +23,8 @@ NOTHING = {
     "mfa_login_tokens": 0,
     "webauthn_challenges": 0,
     "signature_nonces": 0,
+    "event_outbox": 0,
+    "handled_events": 0,
 }
 
 

@@ -6,19 +6,23 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 from beanie import Document
+from core_stub import core_stub  # noqa: F401  # the fixture
 from litestar.types import ControllerRouterHandler
 from pymongo import MongoClient
 from support import JsonLog, MakeClient, serve
 
 from alephdraad_contracts import JsonLogFormatter
 from alephdraad_feature.app import create_app
+from alephdraad_feature.model_registry import DOCUMENT_MODELS
+from alephdraad_feature.platform.db import MongoDatabase
 from alephdraad_feature.settings import SERVICE_NAME, Settings
 
 
@@ -61,6 +65,7 @@ def make_client(settings: Settings) -> MakeClient:
         extra_route_handlers: Sequence[ControllerRouterHandler] = (),
         *,
         document_models: Sequence[type[Document]] | None = None,
+        clock: Callable[[], datetime] | None = None,
         **overrides: Any,
     ) -> AsyncIterator[httpx.AsyncClient]:
         app = create_app(
@@ -68,11 +73,25 @@ def make_client(settings: Settings) -> MakeClient:
             Settings(**{**settings.model_dump(), **overrides}),
             extra_route_handlers,
             document_models=document_models,
+            clock=clock,
         )
         async with serve(app) as client:
             yield client
 
     return _make
+
+
+@pytest.fixture
+async def mongo(settings: Settings) -> AsyncIterator[MongoDatabase]:
+    """The service's MongoDB handle with Beanie bound, without an application (for services,
+    the dispatcher and commands). Commands and the worker open their own client and bind Beanie
+    to it, so after running one assert through `mongo.database[...]`, not the document classes."""
+    database = MongoDatabase(settings, DOCUMENT_MODELS)
+    assert await database.try_init_beanie()
+    try:
+        yield database
+    finally:
+        await database.close()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import httpx
 from litestar.types import ControllerRouterHandler
 from support import serve
 
-from alephdraad_contracts import sign_request
+from alephdraad_contracts import EVENT_VERSIONS, new_event_id, sign_request
 from alephdraad_feature.app import create_app
 from alephdraad_feature.settings import Settings
 
@@ -53,12 +53,21 @@ def signed(
     return sign_request(request, caller=caller, keyid=keyid, secret=secret, now=created)
 
 
-def event(event_id: str, event_type: str = "thread.deleted") -> dict[str, Any]:
+def event(
+    event_id: str | None = None,
+    event_type: str = "thread.deleted",
+    data: dict[str, Any] | None = None,
+    *,
+    version: int | None = None,
+) -> dict[str, Any]:
+    """An envelope as core's outbox sends it (contracts' event-envelope schema)."""
     return {
-        "id": event_id,
+        "id": event_id or new_event_id(),
         "type": event_type,
+        "version": version if version is not None else EVENT_VERSIONS.get(event_type, 1),
         "occurred_at": "2026-01-01T11:59:58Z",
-        "data": {"thread_id": 123},
+        "producer": "core-service",
+        "data": data if data is not None else {"thread_id": 123, "author_id": 456},
     }
 
 
@@ -68,10 +77,18 @@ async def internal_client(
     clock: Clock,
     accept_keys: str = ACCEPT_KEYS,
     extra_route_handlers: Sequence[ControllerRouterHandler] = (),
+    **overrides: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The app accepting `accept_keys` on /internal/v1, reading time from `clock`."""
+    """The app accepting `accept_keys` on /internal/v1, reading time from `clock`; `overrides`
+    are further settings (e.g. `core_stub.settings_overrides()`)."""
     app = create_app(
-        Settings(**{**settings.model_dump(), "feature_internal_accept_keys": accept_keys}),
+        Settings(
+            **{
+                **settings.model_dump(),
+                "feature_internal_accept_keys": accept_keys,
+                **overrides,
+            }
+        ),
         extra_route_handlers,
         clock=clock,
     )

@@ -27,7 +27,10 @@ async def test_readyz_pings_mongodb(make_client: MakeClient) -> None:
     async with make_client() as client:
         response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"mongodb": "ok"}}
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["checks"] == {"mongodb": "ok"}
+    assert set(body["outbox"]) == {"pending", "dead", "oldest_pending_seconds"}
 
 
 def _unreachable_settings(port: int) -> Settings:
@@ -79,4 +82,8 @@ async def test_readyz_recovers_when_mongodb_comes_up_after_start() -> None:
             server.terminate()
             await asyncio.wait_for(server.wait(), timeout=10)
     assert response.status_code == 200, response.text
-    assert response.json() == {"status": "ready", "checks": {"mongodb": "ok"}}
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"mongodb": "ok"},
+        "outbox": {"pending": 0, "dead": 0, "oldest_pending_seconds": None},
+    }

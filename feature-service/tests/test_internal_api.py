@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import httpx
@@ -10,6 +9,7 @@ import pytest
 from internal_support import CORE_SECRET, OTHER_SECRET, Clock, event, internal_client, signed
 from support import assert_problem
 
+from alephdraad_contracts import new_event_id
 from alephdraad_feature.internal.errors import SIGNATURE_REJECTED
 from alephdraad_feature.internal.models import HandledEvent, SignatureNonce
 from alephdraad_feature.openapi import openapi_document
@@ -46,7 +46,7 @@ async def test_unsigned_request_is_refused(settings: Settings, clock: Clock) -> 
 async def test_altered_body_is_refused_and_nothing_recorded(
     settings: Settings, clock: Clock
 ) -> None:
-    event_id = str(uuid.uuid4())
+    event_id = new_event_id()
     request = signed("POST", "/internal/v1/events", body=event(event_id), created=clock.now)
     altered = httpx.Request(
         "POST",
@@ -118,7 +118,7 @@ async def test_nonce_is_stored_with_its_expiry_under_a_ttl_index(
 async def test_event_is_handled_once_and_redelivery_is_a_duplicate(
     settings: Settings, clock: Clock
 ) -> None:
-    event_id = str(uuid.uuid4())
+    event_id = new_event_id()
     async with internal_client(settings, clock) as client:
         first = await client.send(
             signed("POST", "/internal/v1/events", body=event(event_id), created=clock.now)
@@ -142,7 +142,7 @@ async def test_event_is_handled_once_and_redelivery_is_a_duplicate(
 async def test_unknown_event_type_is_recorded_and_acknowledged(
     settings: Settings, clock: Clock, json_log: object
 ) -> None:
-    event_id = str(uuid.uuid4())
+    event_id = new_event_id()
     async with internal_client(settings, clock) as client:
         response = await client.send(
             signed(
@@ -157,7 +157,7 @@ async def test_unknown_event_type_is_recorded_and_acknowledged(
     assert response.json() == {"status": "handled"}
     assert record is not None
     assert record.known is False
-    assert record.data == {"thread_id": 123}
+    assert record.data == {"thread_id": 123, "author_id": 456}
     warnings = [
         line
         for line in json_log.lines()  # type: ignore[attr-defined]

@@ -84,6 +84,12 @@ def outbox_row(
     return None if row is None else (row[0], row[1], row[2])
 
 
+def delivered(postgres: psycopg.Connection[Any], event_id: str) -> bool | None:
+    """True once the outbox marks `event_id` delivered (None until then, for `eventually`)."""
+    row = postgres.execute("SELECT status FROM event_outbox WHERE id = %s", (event_id,)).fetchone()
+    return True if row is not None and row[0] == "delivered" else None
+
+
 def test_a_thread_deleted_while_the_feature_service_is_down_reaches_it_exactly_once(
     gateway: httpx.Client,
     stack: Stack,
@@ -123,17 +129,12 @@ def test_a_thread_deleted_while_the_feature_service_is_down_reaches_it_exactly_o
             ),
             "a failed delivery attempt",
         )
-        assert outbox_row(postgres, "thread.deleted", "thread_id", thread_id)[1] == "pending"  # type: ignore[index]
+        assert delivered(postgres, event_id) is None
         assert mongo.handled_events.count_documents({"_id": event_id}) == 0
     finally:
         stack.start_component("feature")
 
-    eventually(
-        lambda: True
-        if outbox_row(postgres, "thread.deleted", "thread_id", thread_id)[1] == "delivered"  # type: ignore[index]
-        else None,
-        "delivery after the feature service came back",
-    )
+    eventually(lambda: delivered(postgres, event_id), "delivery after the feature service is back")
     handled = list(mongo.handled_events.find({"_id": event_id}))
     assert len(handled) == 1
     assert handled[0]["type"] == "thread.deleted"
@@ -146,12 +147,7 @@ def test_a_thread_deleted_while_the_feature_service_is_down_reaches_it_exactly_o
         "next_attempt_at = now() WHERE id = %s",
         (event_id,),
     )
-    eventually(
-        lambda: True
-        if outbox_row(postgres, "thread.deleted", "thread_id", thread_id)[1] == "delivered"  # type: ignore[index]
-        else None,
-        "the redelivery",
-    )
+    eventually(lambda: delivered(postgres, event_id), "the redelivery")
     assert mongo.handled_events.count_documents({"_id": event_id}) == 1
 
 

@@ -130,12 +130,13 @@ def test_run_refuses_a_second_run_stops_cleanly_and_keeps_data(
         "core",
         "core-worker",
         "feature",
+        "feature-worker",
         "gateway",
     }
     for name, component in components.items():
         assert component["pid"], (name, component)
         assert Path(component["log"]).exists(), name
-        if name != "core-worker":  # a background process: no port, no URL
+        if name not in ("core-worker", "feature-worker"):  # background: no port, no URL
             assert component["port"], (name, component)
             assert component["url"], (name, component)
     assert httpx.get(f"{gateway}/health/core").status_code == 200
@@ -160,7 +161,7 @@ def test_run_refuses_a_second_run_stops_cleanly_and_keeps_data(
     mongo.close()
 
     tree = process_tree([c["pid"] for c in components.values()] + [first.process.pid])
-    assert len(tree) >= 9  # launcher, 3 servers, gunicorn + workers, worker, uvicorn, nginx…
+    assert len(tree) >= 10  # launcher, 3 servers, gunicorn + workers, 2 workers, uvicorn, nginx…
     first.process.send_signal(signal.SIGINT)
     assert first.wait_exit() == 0
     assert alive(tree) == set()

@@ -8,10 +8,12 @@ from datetime import datetime
 from beanie import Document
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 
 from alephdraad_feature.health.api import ROUTE_HANDLERS as HEALTH_ROUTES
 from alephdraad_feature.internal.api import internal_router
+from alephdraad_feature.internal.core_client import core_client_lifespan, provide_core_client
 from alephdraad_feature.internal.signing import CLOCK_STATE_KEY, KEY_RING_STATE_KEY, utc_now
 from alephdraad_feature.model_registry import DOCUMENT_MODELS
 from alephdraad_feature.platform.db import mongo_lifespan
@@ -38,8 +40,8 @@ def create_app(
     test-only handlers in `extra_route_handlers` and documents in `document_models` (default:
     `model_registry.DOCUMENT_MODELS`). Building the app does no I/O: MongoDB is reached in the
     lifespan, so the OpenAPI generator can build it without a database. `clock` (default: the
-    system's UTC time) is what signature freshness and handled-event times are read from;
-    tests inject their own instead of freezing global time.
+    system's UTC time) is what signature freshness, handled-event times and the lookup
+    cache's expiry are read from; tests inject their own instead of freezing global time.
     """
     settings = settings if settings is not None else load_settings()
     route_handlers: list[ControllerRouterHandler] = [
@@ -60,8 +62,13 @@ def create_app(
         lifespan=[
             mongo_lifespan(
                 settings, DOCUMENT_MODELS if document_models is None else document_models
-            )
+            ),
+            # The signed client for calls to core and its lookup cache (internal.core_client).
+            core_client_lifespan(settings, clock),
         ],
+        # A handler that declares `core_client: NamedDependency[CoreClient]` gets the process's
+        # client.
+        dependencies={"core_client": Provide(provide_core_client, sync_to_thread=False)},
         openapi_config=openapi_config(),
         plugins=[ProblemSchemaPlugin()],
         state=State(

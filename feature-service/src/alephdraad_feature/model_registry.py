@@ -10,5 +10,6 @@ from __future__ import annotations
 from beanie import Document
 
 from alephdraad_feature.internal.models import HandledEvent, SignatureNonce
+from alephdraad_feature.outbox.models import OutboxEvent
 
-DOCUMENT_MODELS: tuple[type[Document], ...] = (SignatureNonce, HandledEvent)
+DOCUMENT_MODELS: tuple[type[Document], ...] = (SignatureNonce, HandledEvent, OutboxEvent)

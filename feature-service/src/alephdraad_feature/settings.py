@@ -6,16 +6,18 @@ case; errors are reported under the upper-case name the operator has to fix.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
 
-from alephdraad_contracts import KeyRing
+from alephdraad_contracts import CallerKey, KeyRing
 
 SERVICE_NAME = "feature-service"
+# The caller name this service signs its internal calls with (X-Alephdraad-Caller).
+SIGNING_CALLER = "feature-service"
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -50,6 +52,23 @@ class Settings(BaseSettings):
     # Keys of the callers allowed on /internal/v1 (DESIGN section 5), as
     # "caller:keyid:hexsecret,…". Empty: every internal call is refused.
     feature_internal_accept_keys: SecretStr = SecretStr("")
+    # The one key this service signs its own internal calls to core with, as
+    # "feature-service:keyid:hexsecret". Empty: no outbound call is made, so every write that
+    # needs core's answer fails closed (503) and the outbox waits.
+    feature_internal_signing_key: SecretStr = SecretStr("")
+    # core-service's internal listener, reached directly (never through the gateway).
+    feature_core_internal_url: str = "http://127.0.0.1:8001"
+    feature_internal_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # How long a lookup answer of core is reused. Each process keeps its own cache and only
+    # the process that receives an event drops its entries, so these stay short (seconds).
+    feature_lookup_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    # A "does not exist" answer is kept even shorter: a user who just registered or a thread
+    # just created must be usable at once from every replica.
+    feature_lookup_negative_cache_seconds: float = Field(default=1.0, ge=0, le=2)
+    feature_outbox_batch_size: int = Field(default=100, ge=1, le=1000)
+    feature_outbox_max_backoff_seconds: float = Field(default=300.0, ge=1, le=86_400)
+    feature_outbox_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    feature_dispatcher_poll_seconds: float = Field(default=1.0, ge=0.05, le=300)
 
     @classmethod
     def settings_customise_sources(
@@ -99,6 +118,27 @@ class Settings(BaseSettings):
         _parse_key_ring(value.get_secret_value())
         return value
 
+    @field_validator("feature_internal_signing_key")
+    @classmethod
+    def _check_internal_signing_key(cls, value: SecretStr) -> SecretStr:
+        _parse_signing_key(value.get_secret_value())
+        return value
+
+    @field_validator("feature_core_internal_url")
+    @classmethod
+    def _check_core_internal_url(cls, value: str) -> str:
+        return _check_http_url(value)
+
+    @model_validator(mode="after")
+    def _check_lease_outlives_a_call(self) -> Self:
+        # A lease shorter than one delivery attempt would let a second dispatcher claim an
+        # event while the first is still sending it: a double delivery on every slow call.
+        if self.feature_outbox_lease_seconds <= self.feature_internal_timeout_seconds:
+            raise ValueError(
+                "FEATURE_OUTBOX_LEASE_SECONDS must be greater than FEATURE_INTERNAL_TIMEOUT_SECONDS"
+            )
+        return self
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
@@ -107,11 +147,8 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _check_public_url(cls, value: str) -> str:
-        scheme, separator, rest = value.partition("://")
-        if scheme not in {"http", "https"} or not separator or not rest.split("/", 1)[0]:
-            raise ValueError("must be an absolute http:// or https:// URL")
         # One spelling, so links are built as f"{public_url}/api/v1/…".
-        return value.rstrip("/")
+        return _check_http_url(value)
 
     @property
     def mongodb_timeout_seconds(self) -> float:
@@ -121,6 +158,18 @@ class Settings(BaseSettings):
     def internal_key_ring(self) -> KeyRing:
         """The keys `/internal/v1` accepts (empty when FEATURE_INTERNAL_ACCEPT_KEYS is unset)."""
         return _parse_key_ring(self.feature_internal_accept_keys.get_secret_value())
+
+    @property
+    def internal_signing_key(self) -> CallerKey | None:
+        """The key outbound calls to core are signed with; None when none is configured."""
+        return _parse_signing_key(self.feature_internal_signing_key.get_secret_value())
+
+
+def _check_http_url(value: str) -> str:
+    scheme, separator, rest = value.partition("://")
+    if scheme not in {"http", "https"} or not separator or not rest.split("/", 1)[0]:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return value.rstrip("/")
 
 
 def _parse_key_ring(spec: str) -> KeyRing:
@@ -135,9 +184,23 @@ def _parse_key_ring(spec: str) -> KeyRing:
         ) from None
 
 
-def _describe(error_location: tuple[int | str, ...]) -> str:
-    name = str(error_location[0]) if error_location else "environment"
-    return name.upper()
+def _parse_signing_key(spec: str) -> CallerKey | None:
+    if not spec.strip():
+        return None
+    ring = _parse_key_ring(spec)
+    keys = list(ring)
+    if len(keys) != 1:
+        raise ValueError(f"must be exactly one {SIGNING_CALLER}:keyid:hexsecret key")
+    if keys[0].caller != SIGNING_CALLER:
+        raise ValueError(f"must be a key of caller {SIGNING_CALLER}, not {keys[0].caller!r}")
+    return keys[0]
+
+
+def _describe(error_location: tuple[int | str, ...], message: str) -> str:
+    if not error_location:
+        # A check across several variables: its message names them itself.
+        return message
+    return f"{str(error_location[0]).upper()}: {message}"
 
 
 def load_settings() -> Settings:
@@ -154,5 +217,5 @@ def load_settings() -> Settings:
                 message = str(error.get("ctx", {}).get("error", error["msg"]))
             else:
                 message = error["msg"]
-            problems.append(f"{_describe(error['loc'])}: {message}")
+            problems.append(_describe(error["loc"], message))
         raise SettingsError(problems) from None

@@ -4,12 +4,14 @@ account (`/me`, user token)."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alephdraad_core.accounts import services
 from alephdraad_core.accounts.schemas import (
+    AccountDeleteSerializer,
     AccountMessageSerializer,
     AccountSerializer,
     EmailAddressSerializer,
@@ -185,6 +187,12 @@ class PasswordResetView(AnonymousAPIView):
 
 
 class MeView(APIView):
+    def get_permissions(self) -> list[BasePermission]:
+        # Deleting the account is the most dangerous thing a stolen access token could do.
+        if self.request.method == "DELETE":
+            return [IsUser(), HasSudo()]
+        return list(super().get_permissions())
+
     @extend_schema(
         operation_id="account_me",
         tags=["account"],
@@ -212,6 +220,46 @@ class MeView(APIView):
         data = validated(ProfileUpdateSerializer, request.data)
         user = services.do_update_profile(request.user, data)
         return Response(AccountSerializer(user).data)
+
+    @extend_schema(
+        operation_id="account_delete",
+        tags=["account"],
+        summary="Delete the account",
+        description=(
+            'Needs sudo mode (X-Sudo-Token of POST /auth/sudo) and `{"confirmation": '
+            '"DELETE"}`. The feature service is asked first whether anything it holds (a '
+            "wallet balance, money in flight) blocks the deletion; if it cannot be reached "
+            "nothing changes and the answer is 503 with Retry-After. Then, at once: every "
+            "session ends (all access and refresh tokens are refused), passkeys, 2FA, backup "
+            "codes, pending links and badges are erased, and the account becomes an anonymous "
+            "tombstone: the username and email address are free for anyone, the profile is "
+            "gone, and threads stay, their author shown as `deleted-<id>`. 5 attempts per hour."
+        ),
+        parameters=[SUDO_TOKEN_PARAMETER],
+        request=AccountDeleteSerializer,
+        responses={
+            204: OpenApiResponse(description="The account is deleted."),
+            **problem_responses(
+                {
+                    400: _BAD_INPUT,
+                    401: _UNAUTHENTICATED,
+                    403: "SUDO_REQUIRED: no live X-Sudo-Token of this session.",
+                    409: "ACCOUNT_DELETION_BLOCKED: `blocking_reasons` says what to settle "
+                    "first; nothing was changed.",
+                    422: 'UNPROCESSABLE_CONTENT: `confirmation` is not exactly "DELETE".',
+                    429: "RATE_LIMITED: too many attempts for this account; see Retry-After.",
+                    503: "UPSTREAM_UNAVAILABLE: the feature service could not be asked; "
+                    "nothing was changed. See Retry-After.",
+                }
+            ),
+        },
+    )
+    def delete(self, request: Request) -> Response:
+        validated(AccountDeleteSerializer, request.data)
+        # Counted once the body is right, so a mistyped confirmation costs no attempt.
+        enforce(services.ACCOUNT_DELETE_PER_USER, str(request.user.pk))
+        services.do_delete_account(request.user, request=request)
+        return Response(status=204)
 
 
 class MePasswordView(APIView):

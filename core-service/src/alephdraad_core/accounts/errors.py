@@ -69,3 +69,18 @@ class UsernameChangeTooSoon(DomainError):
             f"The username was changed recently; the next change is possible at {available_at}.",
             extensions={"available_at": available_at, "retry_after": retry_after},
         )
+
+
+class AccountDeletionBlocked(DomainError):
+    """The feature service holds something that must be settled first (a wallet balance,
+    money in flight); `blocking_reasons` lists its reasons, as it gave them."""
+
+    problem_type = ProblemType("ACCOUNT_DELETION_BLOCKED", 409, "Account deletion blocked")
+
+    def __init__(self, blocking_reasons: Iterable[str]) -> None:
+        reasons = list(blocking_reasons)
+        super().__init__(
+            "The account cannot be deleted yet; settle what blocking_reasons lists first. "
+            "Nothing was changed.",
+            extensions={"blocking_reasons": reasons},
+        )

@@ -154,6 +154,25 @@ class UsernameChangeSerializer(StrictSerializer):
         return check_username_not_reserved(value)
 
 
+ACCOUNT_DELETE_CONFIRMATION = "DELETE"
+
+
+class AccountDeleteSerializer(StrictSerializer):
+    # Taken exactly as typed (not trimmed, case-sensitive): the point is a deliberate act.
+    confirmation = TextField(
+        trim_whitespace=False,
+        max_length=16,
+        help_text=f'Exactly "{ACCOUNT_DELETE_CONFIRMATION}".',
+    )
+
+    def validate_confirmation(self, value: str) -> str:
+        if value != ACCOUNT_DELETE_CONFIRMATION:
+            raise serializers.ValidationError(
+                f'Type "{ACCOUNT_DELETE_CONFIRMATION}" to confirm.', code="rule"
+            )
+        return value
+
+
 # Responses
 
 

@@ -8,11 +8,12 @@ from alephdraad_core.accounts.models import User, normalize_email
 
 
 def find_user_by_email(email: str) -> User | None:
-    """The account of an address however it is typed; matches through idx_users_email
-    (a unique index on lower(email))."""
+    """The live account of an address however it is typed; matches through idx_users_email
+    (a unique index on lower(email)). A deleted account's tombstone never matches: its address
+    is one no request can name, and the filter keeps that true whatever it is."""
     return (
         User.objects.alias(email_lower=Lower("email"))
-        .filter(email_lower=normalize_email(email))
+        .filter(email_lower=normalize_email(email), deleted_at__isnull=True)
         .first()
     )
 

@@ -1,5 +1,8 @@
 """State changes of accounts: registration, email verification, password reset and change,
-profile edits, username changes.
+profile edits, username changes, account deletion.
+
+Registration, renames and deletions publish their event (accounts/events.py) in the same
+transaction as the change, so the feature service hears of each exactly when it commits.
 
 Mail is queued with `enqueue_mail` inside the same transaction as the change it reports, so a
 mail goes out exactly when its change commits (mail/services.py). Tokens we mail are 256 random
@@ -13,21 +16,29 @@ import math
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from alephdraad_core.accounts import mails
 from alephdraad_core.accounts.errors import (
+    AccountDeletionBlocked,
     PasswordIncorrect,
     PasswordRejected,
     ResetTokenInvalid,
     UsernameChangeTooSoon,
     UsernameTaken,
     VerificationTokenInvalid,
+)
+from alephdraad_core.accounts.events import (
+    emit_user_deleted,
+    emit_user_registered,
+    emit_user_renamed,
 )
 from alephdraad_core.accounts.models import (
     EmailVerificationToken,
@@ -38,11 +49,17 @@ from alephdraad_core.accounts.models import (
 from alephdraad_core.accounts.policy import password_problems
 from alephdraad_core.accounts.selectors import find_user_by_email, username_is_taken
 from alephdraad_core.authn.errors import iso_z
+from alephdraad_core.authn.models import Session
 from alephdraad_core.authn.services import do_revoke_user_sessions
+from alephdraad_core.badges.models import UserBadge
+from alephdraad_core.internal.peers import fetch_deletion_check
+from alephdraad_core.mail.models import OutgoingMail
 from alephdraad_core.mail.services import enqueue_mail
+from alephdraad_core.mfa.models import BackupCode, MfaLoginToken
+from alephdraad_core.passkeys.models import Credential, WebAuthnChallenge, WebAuthnUserHandle
 from alephdraad_core.platform.http import client_ip
 from alephdraad_core.security import limits
-from alephdraad_core.security.services import hit, record_security_event
+from alephdraad_core.security.services import RateLimit, hit, record_security_event
 
 VERIFICATION_TOKEN_TTL = timedelta(hours=24)
 RESET_TOKEN_TTL = timedelta(hours=1)
@@ -119,6 +136,7 @@ def do_register(
                     raise UsernameTaken() from None
                 existing = find_user_by_email(user.email)
         if created:
+            emit_user_registered(user)
             _issue_verification_token(user)
             outcome = Registration(created=True, user_id=user.pk)
         else:
@@ -370,13 +388,122 @@ def do_change_username(user: User, *, username: str, request: HttpRequest) -> Us
             if _violated_constraint(error) == _USERNAME_INDEX:
                 raise UsernameTaken() from None
             raise
+        # The feature service copies usernames into replies (DESIGN section 7); this event,
+        # committed with the new name, is how those copies follow it.
+        emit_user_renamed(locked, old_username=old_username)
         record_security_event(
             "username_changed",
             request=request,
             user_id=locked.pk,
             details={"old": old_username, "new": username},
         )
-        # The feature service copies usernames into replies (DESIGN section 7). The
-        # "username changed" outbox event that updates those copies is written here, in this
-        # transaction, once core's outbox exists; until then the copies keep the old name.
     return locked
+
+
+# --- account deletion --------------------------------------------------------------------------
+
+# The tombstone's username and address. Neither can ever be a real one, so a tombstone never
+# collides with a registration or rename and never matches a login, profile or lookup by name:
+# a hyphen is outside policy.USERNAME_PATTERN, and an address with no dot in its domain fails
+# the email validator every request goes through (`.invalid` is reserved by RFC 2606 anyway).
+# Both are unique per id, as the unique indexes on users require; "deleted-" plus the largest
+# bigint is 27 characters, inside the 30 of the column.
+TOMBSTONE_USERNAME = "deleted-{id}"
+TOMBSTONE_EMAIL = "deleted+{id}@invalid"
+# DELETE /me: a few attempts per hour per account. Each asks the feature service first, so
+# the cap also keeps one account from hammering it.
+ACCOUNT_DELETE_PER_USER = RateLimit("account-delete:user", 5, timedelta(hours=1))
+
+
+def do_delete_account(user: User, *, request: HttpRequest) -> bool:
+    """Delete `user`'s account: anonymise the row into a tombstone, erase everything personal,
+    publish user.deleted. Returns False when a concurrent request had already done it.
+
+    The feature service is asked first (`fetch_deletion_check`); unreachable or unusable it
+    raises UPSTREAM_UNAVAILABLE, and `can_delete: false` raises ACCOUNT_DELETION_BLOCKED,
+    both before anything is written. Then one transaction, users row FOR UPDATE first (the
+    order every session-changing path takes, so a login racing the deletion either opens its
+    session before, and it is erased, or waits and re-reads an unverified tombstone, which no
+    session is opened for): the personal
+    rows deleted (`_erase_personal_data`), the row anonymised (`_anonymise`), the
+    "account_deleted" security event and the user.deleted event.
+
+    The row stays so that threads keep their author (shown as the tombstone's name) and the
+    audit log keeps its subject; what a thread author, a profile or a lookup shows of it is
+    only the tombstone name. Something the feature service accepted between its answer and
+    the commit is handled by the user.deleted event, which it processes like any deletion.
+    """
+    check = fetch_deletion_check(user.pk)
+    if not check.can_delete:
+        raise AccountDeletionBlocked(check.blocking_reasons)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = User.objects.select_for_update().filter(pk=user.pk).first()
+        if locked is None or locked.deleted_at is not None:
+            return False
+        erased = _erase_personal_data(locked)
+        _anonymise(locked, now)
+        emit_user_deleted(locked.pk)
+        record_security_event(
+            "account_deleted", request=request, user_id=locked.pk, details={"erased": erased}
+        )
+    return True
+
+
+def _erase_personal_data(user: User) -> dict[str, int]:
+    """Delete every row that exists only for this person; return how many of each kind.
+
+    Kept on purpose: threads (they belong to the forum; the tombstone is their author), the
+    security audit log (ASVS V16: who did what must outlive the account; it names the
+    tombstone's id, not the person), outbox events (ids only) and mail already sent. Badges
+    go: they decorate a profile that no longer exists, and their reason is about the person.
+    Mail still waiting to go to the address is cancelled: it would describe an account that
+    is gone (a verification link, a reset link).
+    """
+    erased: dict[str, int] = {}
+
+    def erase(label: str, rows: QuerySet[Any]) -> None:
+        _, per_model = rows.delete()
+        erased[label] = per_model.get(rows.model._meta.label, 0)
+
+    # Sessions first: deleting them takes their refresh tokens, sudo grants and ceremonies
+    # with them (ON DELETE CASCADE in Django's collector), and every access token of the
+    # account is refused from then on (its session row is gone).
+    erase("sessions", Session.objects.filter(user_id=user.pk))
+    erase("totp_devices", TOTPDevice.objects.filter(user_id=user.pk))
+    erase("backup_codes", BackupCode.objects.filter(user_id=user.pk))
+    erase("mfa_login_tokens", MfaLoginToken.objects.filter(user_id=user.pk))
+    erase("passkeys", Credential.objects.filter(user_id=user.pk))
+    erase("webauthn_user_handles", WebAuthnUserHandle.objects.filter(user_id=user.pk))
+    erase("webauthn_challenges", WebAuthnChallenge.objects.filter(user_id=user.pk))
+    erase("email_verification_tokens", EmailVerificationToken.objects.filter(user_id=user.pk))
+    erase("password_reset_tokens", PasswordResetToken.objects.filter(user_id=user.pk))
+    erase("user_badges", UserBadge.objects.filter(user_id=user.pk))
+    erase(
+        "pending_mail",
+        OutgoingMail.objects.filter(to_address=user.email, status=OutgoingMail.Status.PENDING),
+    )
+    return erased
+
+
+def _anonymise(user: User, now: datetime) -> None:
+    """Turn the users row into a tombstone in one UPDATE: a name and address nobody can have
+    (see TOMBSTONE_USERNAME), no password that can match, no second factor, no lock, nothing
+    personal; `deleted_at` marks it. Frees the old username and address at once."""
+    user.username = TOMBSTONE_USERNAME.format(id=user.pk)
+    user.email = TOMBSTONE_EMAIL.format(id=user.pk)
+    user.full_name = ""
+    user.avatar_url = None
+    user.set_unusable_password()
+    # Unverified as well: every way of opening a session refuses an unverified account, a
+    # second lock on a door that has no key left.
+    user.is_verified = False
+    user.is_locked = False
+    user.locked_reason = ""
+    user.locked_until = None
+    user.totp_enabled = False
+    user.totp_secret = None
+    user.username_changed_at = None
+    user.last_login = None
+    user.deleted_at = now
+    user.save()

@@ -1,8 +1,9 @@
 """State changes by and of admins: creating an admin, admin login, locking users.
 
 Every admin action on a user writes its security event inside the action's own transaction:
-the change and its audit record commit together or not at all (ASVS V16.3.3). Failed logins
-are recorded outside any transaction, so nothing rolls them back.
+the change and its audit record commit together or not at all (ASVS V16.3.3), and so does the
+event that tells the feature service (admins/events.py). Failed logins are recorded outside
+any transaction, so nothing rolls them back.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import (
@@ -37,6 +38,7 @@ from alephdraad_core.admins.errors import (
     AdminUsernameTaken,
     UserNotFound,
 )
+from alephdraad_core.admins.events import actor_ref, emit_user_locked, emit_user_unlocked
 from alephdraad_core.admins.models import Admin
 from alephdraad_core.authn.services import do_revoke_user_sessions
 from alephdraad_core.authn.tokens import IssuedToken, issue_admin_token
@@ -181,43 +183,86 @@ def _login_failed(request: HttpRequest, admin: Admin | None, email: str, reason:
 
 
 @dataclass(frozen=True)
+class ServiceActor:
+    """Another service acting on core through a signed moderation command, for one of its
+    automated moderators (`name`, e.g. "auto-moderation"); recorded and published as
+    `{kind: "service", id: name}`. An admin acting through the feature service is an `Admin`."""
+
+    name: str
+
+
+# Who may lock a user or delete a thread as a moderator.
+Moderator = Admin | ServiceActor
+
+
+@dataclass(frozen=True)
 class UserLocked:
     user: User
     revoked_sessions: int
 
 
+def moderation_audit(actor: Moderator, via: str | None) -> tuple[int | None, dict[str, Any]]:
+    """The admin_id column and the extra details of a moderator's security event: a service
+    has no admins row, so it is named in the details, as is the service an admin acted
+    through."""
+    details: dict[str, Any] = {}
+    if isinstance(actor, ServiceActor):
+        details["actor"] = actor_ref(actor)
+    if via is not None:
+        details["via"] = via
+    return (actor.pk if isinstance(actor, Admin) else None), details
+
+
+def _lockable_user(user_id: int) -> User:
+    """The users row FOR UPDATE, in the caller's transaction; USER_NOT_FOUND when there is
+    none or it is an anonymised tombstone (a deleted account has nothing left to lock)."""
+    locked = User.objects.select_for_update().filter(pk=user_id).first()
+    if locked is None:
+        raise UserNotFound(f"There is no user {user_id}.")
+    if locked.deleted_at is not None:
+        raise UserNotFound(f"User {user_id} deleted their account.")
+    return locked
+
+
 def do_lock_user(
-    actor: Admin,
+    actor: Moderator,
     user: User,
     *,
     reason: str,
     until: datetime | None,
     request: HttpRequest,
+    via: str | None = None,
 ) -> UserLocked:
     """Lock `user` (until `until`, or until unlocked when None) and revoke all their sessions.
 
-    One transaction, locks in the order users row -> sessions rows (the UPDATE of the user row
-    is taken first), the order every session-changing path uses. Locking a locked user replaces
-    the reason and the end. The access tokens of the revoked sessions are refused on their next
-    use (AUTH_SESSION_REVOKED), and the lock refuses new logins (ASVS V7.4.2).
+    `actor` is the admin who decided it, or a service acting for an automated moderator;
+    `via` names the service an action came through (a signed moderation command), for the
+    audit record. One transaction, locks in the order users row -> sessions rows (the row is
+    taken FOR UPDATE first), the order every session-changing path uses; the change, the
+    "admin_user_locked" security event and the user.locked event commit together. Locking a
+    locked user replaces the reason and the end (and is published again). A deleted account
+    is USER_NOT_FOUND. The access tokens of the revoked sessions are refused on their next use
+    (AUTH_SESSION_REVOKED), and the lock refuses new logins (ASVS V7.4.2).
     """
     now = timezone.now()
+    admin_id, audit = moderation_audit(actor, via)
     with transaction.atomic():
-        updated = User.objects.filter(pk=user.pk).update(
+        locked = _lockable_user(user.pk)
+        User.objects.filter(pk=locked.pk).update(
             is_locked=True, locked_reason=reason, locked_until=until, updated_at=now
         )
-        if not updated:
-            raise UserNotFound(f"There is no user {user.pk}.")
         revoked = do_revoke_user_sessions(user.pk, reason="admin_lock")
+        emit_user_locked(user.pk, until=until, reason=reason, actor=actor)
         record_security_event(
             "admin_user_locked",
             request=request,
-            admin_id=actor.pk,
+            admin_id=admin_id,
             user_id=user.pk,
             details={
                 "reason": reason,
                 "until": _iso(until),
                 "revoked_sessions": revoked,
+                **audit,
             },
         )
     user.is_locked, user.locked_reason, user.locked_until, user.updated_at = (
@@ -230,16 +275,21 @@ def do_lock_user(
 
 
 def do_unlock_user(actor: Admin, user: User, *, request: HttpRequest) -> User:
-    """Lift an admin lock (a no-op on an unlocked user, still recorded). One transaction: the
-    users row UPDATE and its event. Sessions revoked by the lock stay revoked."""
+    """Lift an admin lock (a no-op on an unlocked user, still recorded). One transaction with
+    the users row FOR UPDATE: the UPDATE, its security event and, when the row really was
+    locked (`is_locked`, even if its end had passed), the user.unlocked event. Sessions revoked
+    by the lock stay revoked. A deleted account is USER_NOT_FOUND."""
     now = timezone.now()
-    was_locked = user.lock_is_active(now)
     with transaction.atomic():
-        updated = User.objects.filter(pk=user.pk).update(
+        current = _lockable_user(user.pk)
+        was_locked = current.lock_is_active(now)
+        User.objects.filter(pk=current.pk).update(
             is_locked=False, locked_reason="", locked_until=None, updated_at=now
         )
-        if not updated:
-            raise UserNotFound(f"There is no user {user.pk}.")
+        if current.is_locked:
+            # The feature service mirrors the flag; an expired lock it still holds is lifted
+            # too, so the event follows the row, not whether the lock was still in force.
+            emit_user_unlocked(user.pk, actor=actor)
         record_security_event(
             "admin_user_unlocked",
             request=request,

@@ -1,8 +1,9 @@
 """State changes of categories (admins) and threads (authors; admins delete, restore, move).
 
 Every admin action writes its security event inside the action's own transaction, so the change
-and its audit record commit together or not at all (as in admins/services.py). Thread writes
-store the search vector in the same statement as the text it is built from.
+and its audit record commit together or not at all (as in admins/services.py); deleting,
+restoring and moving a thread also publish their event (content/events.py) in that transaction.
+Thread writes store the search vector in the same statement as the text it is built from.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from alephdraad_core.accounts.models import User
 from alephdraad_core.admins.models import Admin
+from alephdraad_core.admins.services import Moderator, moderation_audit
 from alephdraad_core.authn.errors import EmailUnverified
 from alephdraad_core.content.document import check_content_document, derived_summary
 from alephdraad_core.content.errors import (
@@ -26,6 +28,11 @@ from alephdraad_core.content.errors import (
     ThreadNotFound,
     UnknownAuthor,
     UnknownCategory,
+)
+from alephdraad_core.content.events import (
+    emit_thread_deleted,
+    emit_thread_moved,
+    emit_thread_restored,
 )
 from alephdraad_core.content.models import Category, Thread
 from alephdraad_core.content.search import search_vector_of
@@ -249,42 +256,72 @@ def do_update_thread(
     return thread
 
 
-def do_delete_thread(actor: User | Admin, thread: Thread, *, request: HttpRequest) -> None:
-    """Soft-delete (is_deleted, deleted_at): by its author, or by an admin, who is recorded
-    ("admin_thread_deleted"). One conditional UPDATE (and the event, in one transaction). An
-    admin deleting a deleted thread changes nothing and succeeds; an author racing another
-    delete gets THREAD_NOT_FOUND, as they would a moment later."""
+def do_delete_thread(
+    actor: User | Moderator,
+    thread: Thread,
+    *,
+    request: HttpRequest,
+    reason: str = "",
+    via: str | None = None,
+) -> bool:
+    """Soft-delete (is_deleted, deleted_at) by its author, or by a moderator: an admin, or a
+    service acting for one through a signed moderation command (`via` names that service).
+    Returns whether this call deleted it.
+
+    One transaction: the live row FOR UPDATE, its UPDATE, the thread.deleted event (with the
+    moderator's `reason`) and, for a moderator, "admin_thread_deleted"; nothing when the row
+    was not live. A
+    moderator deleting a deleted thread changes nothing, publishes nothing and succeeds; an
+    author racing another delete gets THREAD_NOT_FOUND, as they would a moment later."""
     live = Thread.objects.filter(pk=thread.pk, is_deleted=False)
-    if not isinstance(actor, Admin):
+    moderated = not isinstance(actor, User)
+    if not moderated:
         live = live.filter(author_id=actor.pk)
     with transaction.atomic():
-        deleted = live.update(is_deleted=True, deleted_at=timezone.now())
-        if isinstance(actor, Admin):
-            if deleted:
-                record_security_event(
-                    "admin_thread_deleted",
-                    request=request,
-                    admin_id=actor.pk,
-                    user_id=thread.author_id,
-                    details={"thread_id": thread.pk},
-                )
-        elif not deleted:
+        # FOR UPDATE: of two concurrent deletes the second waits, then no longer matches
+        # is_deleted=False, so exactly one publishes; the author is read under the same lock.
+        current = live.select_for_update().values("author_id").first()
+        if current is None:
+            if moderated:
+                return False
             raise ThreadNotFound(f"There is no thread {thread.pk}.")
+        Thread.objects.filter(pk=thread.pk).update(is_deleted=True, deleted_at=timezone.now())
+        author_id = current["author_id"]
+        emit_thread_deleted(thread.pk, author_id=author_id, actor=actor, reason=reason)
+        if not isinstance(actor, User):
+            admin_id, audit = moderation_audit(actor, via)
+            record_security_event(
+                "admin_thread_deleted",
+                request=request,
+                admin_id=admin_id,
+                user_id=author_id,
+                details={
+                    "thread_id": thread.pk,
+                    **({"reason": reason} if reason else {}),
+                    **audit,
+                },
+            )
+    return True
 
 
 def do_restore_thread(actor: Admin, thread: Thread, *, request: HttpRequest) -> Thread:
-    """Undo a soft delete and record "admin_thread_restored" (one transaction). Restoring a
-    live thread changes nothing and records nothing."""
+    """Undo a soft delete; record "admin_thread_restored" and publish thread.restored (one
+    transaction). Restoring a live thread changes nothing, records and publishes nothing."""
     with transaction.atomic():
-        restored = Thread.objects.filter(pk=thread.pk, is_deleted=True).update(
-            is_deleted=False, deleted_at=None
+        current = (
+            Thread.objects.select_for_update()
+            .filter(pk=thread.pk, is_deleted=True)
+            .values("author_id")
+            .first()
         )
-        if restored:
+        if current is not None:
+            Thread.objects.filter(pk=thread.pk).update(is_deleted=False, deleted_at=None)
+            emit_thread_restored(thread.pk, author_id=current["author_id"], actor=actor)
             record_security_event(
                 "admin_thread_restored",
                 request=request,
                 admin_id=actor.pk,
-                user_id=thread.author_id,
+                user_id=current["author_id"],
                 details={"thread_id": thread.pk},
             )
     return access_thread(actor, thread.pk)
@@ -309,7 +346,11 @@ def do_move_thread(
         if category_slug is not None
         else None
     )
-    if author_id is not None and not User.objects.filter(pk=author_id).exists():
+    # A deleted account's tombstone cannot receive threads: it has no owner left.
+    if (
+        author_id is not None
+        and not User.objects.filter(pk=author_id, deleted_at__isnull=True).exists()
+    ):
         raise UnknownAuthor("author_id", "No user has this id.")
     try:
         with transaction.atomic():
@@ -327,6 +368,19 @@ def do_move_thread(
             if author_id is not None:
                 changes["author_id"] = author_id
             Thread.objects.filter(pk=thread.pk).update(**changes)
+            to_category_id = changes.get("category_id", current["category_id"])
+            to_author_id = changes.get("author_id", current["author_id"])
+            if (to_category_id, to_author_id) != (current["category_id"], current["author_id"]):
+                # Only a real move is news to the feature service; the audit log keeps every
+                # request, even one that named the current category and author.
+                emit_thread_moved(
+                    thread.pk,
+                    from_category_id=current["category_id"],
+                    to_category_id=to_category_id,
+                    from_author_id=current["author_id"],
+                    to_author_id=to_author_id,
+                    actor=actor,
+                )
             record_security_event(
                 "admin_thread_moved",
                 request=request,

@@ -1,4 +1,5 @@
-"""GET /healthz (liveness: no dependency) and GET /readyz (readiness: the database answers)."""
+"""GET /healthz (liveness: no dependency) and GET /readyz (readiness: the database answers,
+plus the event outbox's backlog as information)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from rest_framework.views import APIView
 from alephdraad_contracts import NOT_READY
 from alephdraad_core import __version__
 from alephdraad_core.health.schemas import LivenessSerializer, ReadinessSerializer
-from alephdraad_core.health.selectors import database_is_reachable
+from alephdraad_core.health.selectors import database_is_reachable, outbox_detail
 from alephdraad_core.platform.logging import SERVICE_NAME
 from alephdraad_core.platform.problems import problem_response
 from alephdraad_core.platform.schemas import problem_responses
@@ -43,7 +44,10 @@ class ReadinessView(APIView):
         operation_id="health_readiness",
         tags=["health"],
         summary="Readiness: the database answers",
-        description="Runs `SELECT 1`; while it fails the service should get no traffic.",
+        description=(
+            "Runs `SELECT 1`; while it fails the service should get no traffic. The body also "
+            "reports the event outbox's backlog (`outbox`), which never affects readiness."
+        ),
         responses={
             200: OpenApiResponse(ReadinessSerializer, description="Ready for traffic."),
             **problem_responses({503: "NOT_READY: the database is unreachable."}),
@@ -52,4 +56,11 @@ class ReadinessView(APIView):
     def get(self, request: Request) -> Response | HttpResponse:
         if not database_is_reachable():
             return problem_response(NOT_READY, "The database is unreachable.")
-        return Response({"status": "ready", "checks": {"database": "ok"}})
+        # The outbox backlog is reported, never judged: it grows when the *feature* service
+        # is down or refuses events, and failing readiness for that would take core out of
+        # the gateway too - turning one service's outage into both services' outage, while
+        # core can still serve everything and its outbox keeps every event until delivery.
+        # Alerts belong on these numbers instead (oldest_pending_seconds, dead).
+        return Response(
+            {"status": "ready", "checks": {"database": "ok"}, "outbox": outbox_detail()}
+        )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, Error, connections
+
+from alephdraad_core.outbox.selectors import outbox_backlog
 
 logger = logging.getLogger(__name__)
 
@@ -24,3 +27,18 @@ def database_is_reachable() -> bool:
         logger.warning("database unreachable", extra={"error": str(error)})
         return False
     return True
+
+
+def outbox_detail() -> dict[str, Any] | None:
+    """The outbox backlog for /readyz, or None when it cannot be read (e.g. a release whose
+    migrations have not run yet): information must not turn a ready service into a 500."""
+    try:
+        backlog = outbox_backlog()
+    except Error as error:
+        logger.warning("outbox backlog unreadable", extra={"error": str(error)})
+        return None
+    return {
+        "pending": backlog.pending,
+        "dead": backlog.dead,
+        "oldest_pending_seconds": backlog.oldest_pending_seconds,
+    }

@@ -10,8 +10,10 @@ fail closed with 503 and write nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 from django.conf import settings
@@ -90,3 +92,101 @@ def call_feature(method: str, path: str, *, json: Any = None) -> httpx.Response:
         )
         raise UpstreamUnavailable()
     return response
+
+
+@dataclass(frozen=True)
+class DeletionCheck:
+    """The feature service's answer to "may this user's account be deleted?"."""
+
+    can_delete: bool
+    blocking_reasons: tuple[str, ...]
+
+
+def fetch_deletion_check(user_id: int) -> DeletionCheck:
+    """Ask the feature service whether it holds anything that blocks deleting `user_id`.
+
+    Fails closed: anything but a 200 with `{can_delete: bool, blocking_reasons: [str]}` raises
+    `UpstreamUnavailable`, since a deletion must never go ahead on an answer nobody gave."""
+    path = f"/users/{user_id}/deletion-check"
+    response = call_feature("GET", path)
+    body = _json_object(response, path)
+    can_delete = body.get("can_delete")
+    reasons = body.get("blocking_reasons")
+    if (
+        not isinstance(can_delete, bool)
+        or not isinstance(reasons, list)
+        or not all(isinstance(reason, str) for reason in reasons)
+    ):
+        _malformed(path, response)
+    return DeletionCheck(can_delete=can_delete, blocking_reasons=tuple(reasons))
+
+
+@dataclass(frozen=True)
+class ReplyState:
+    """What the feature service says about one reply id (its lookup's `replies` member)."""
+
+    exists: bool
+    deleted: bool
+    thread_id: int | None
+    author_id: int | None
+
+
+# The feature service's lookup takes at most this many ids per list, as core's does.
+LOOKUP_BATCH = 100
+
+
+def fetch_reply_states(reply_ids: Iterable[str]) -> dict[str, ReplyState]:
+    """The state of each reply id, asked in batches of LOOKUP_BATCH (one call per batch).
+
+    An answer that leaves out an id asked about, or is not the documented shape, raises
+    `UpstreamUnavailable`: a repair must never act on an answer nobody gave."""
+    wanted = list(dict.fromkeys(reply_ids))
+    states: dict[str, ReplyState] = {}
+    for start in range(0, len(wanted), LOOKUP_BATCH):
+        batch = wanted[start : start + LOOKUP_BATCH]
+        response = call_feature("POST", "/lookup", json={"reply_ids": batch})
+        replies = _json_object(response, "/lookup").get("replies")
+        if not isinstance(replies, dict):
+            _malformed("/lookup", response)
+        for reply_id in batch:
+            state = _reply_state(replies.get(reply_id))
+            if state is None:
+                _malformed("/lookup", response)
+            states[reply_id] = state
+    return states
+
+
+def _reply_state(entry: Any) -> ReplyState | None:
+    if not isinstance(entry, dict):
+        return None
+    exists, deleted = entry.get("exists"), entry.get("deleted")
+    thread_id, author_id = entry.get("thread_id"), entry.get("author_id")
+    if not isinstance(exists, bool) or not isinstance(deleted, bool):
+        return None
+    for value in (thread_id, author_id):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            return None
+    return ReplyState(exists=exists, deleted=deleted, thread_id=thread_id, author_id=author_id)
+
+
+def _json_object(response: httpx.Response, path: str) -> dict[str, Any]:
+    """The body of a 200 answer as a JSON object, else UpstreamUnavailable."""
+    if response.status_code != 200:
+        _malformed(path, response)
+    try:
+        body = response.json()
+    except ValueError:
+        _malformed(path, response)
+    if not isinstance(body, dict):
+        _malformed(path, response)
+    return body
+
+
+def _malformed(path: str, response: httpx.Response) -> NoReturn:
+    # A 4xx here means the two services disagree about the contract: an operator's problem,
+    # not the client's, so it is logged and answered like an outage.
+    logger.error(
+        "feature service gave an unusable answer",
+        extra={"path": path, "status": response.status_code, "body": response.text[:500]},
+    )
+    raise UpstreamUnavailable()

@@ -1,4 +1,5 @@
-"""What the other services may ask core about its ids, each in a fixed number of queries."""
+"""What the other services may ask core about its ids, each in a fixed number of queries, and
+what their moderation commands may act on."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from typing import Any
 from django.db.models import Q
 
 from alephdraad_core.accounts.models import User
+from alephdraad_core.admins.models import Admin
+from alephdraad_core.admins.services import Moderator, ServiceActor
 from alephdraad_core.authn.models import Session
+from alephdraad_core.content.errors import ThreadNotFound
 from alephdraad_core.content.models import Thread
-from alephdraad_core.internal.errors import UserNotFound
+from alephdraad_core.internal.errors import UnknownActor, UserNotFound
 
 # Fingerprints of sessions active within this period count as the user's recent devices.
 DEVICE_HASH_PERIOD = timedelta(days=90)
@@ -36,10 +40,11 @@ def lookup(
         users = list(
             User.objects.filter(
                 Q(pk__in=wanted_ids) | Q(username__in=[name.lower() for name in wanted_names])
-            ).only("id", "username", "is_locked", "locked_until")
+            ).only("id", "username", "is_locked", "locked_until", "deleted_at")
         )
     by_id = {user.pk: user for user in users}
-    by_name = {user.username: user for user in users}
+    # A tombstone's name is no name (a deleted account is never found by one).
+    by_name = {user.username: user for user in users if user.deleted_at is None}
 
     threads: dict[int, Thread] = {}
     if wanted_threads:
@@ -53,12 +58,15 @@ def lookup(
     result: dict[str, dict[str, dict[str, Any]]] = {"users": {}, "usernames": {}, "threads": {}}
     for user_id in wanted_ids:
         found = by_id.get(user_id)
+        # A deleted account stays as an anonymised tombstone: it exists (its id is still an
+        # author's), is deleted, and has no name or lock to report.
+        deleted = found is not None and found.deleted_at is not None
+        live = found if found is not None and not deleted else None
         result["users"][str(user_id)] = {
             "exists": found is not None,
-            "username": found.username if found else None,
-            "locked": found.lock_is_active(now) if found else False,
-            # Deleted accounts are removed or anonymised, so an existing user is never deleted.
-            "deleted": False,
+            "username": live.username if live else None,
+            "locked": live.lock_is_active(now) if live else False,
+            "deleted": deleted,
         }
     for name in wanted_names:
         found = by_name.get(name.lower())
@@ -104,3 +112,35 @@ def device_hashes(user_id: int, *, now: datetime) -> list[str]:
         .order_by("device_fingerprint")
     )
     return [value for value in hashes if value]
+
+
+# --- moderation commands ------------------------------------------------------------------------
+
+
+def resolve_actor(kind: str, actor_id: int | str) -> Moderator:
+    """Who a moderation command acts for: an active admin (else 422 UNKNOWN_ACTOR), or a
+    service's automated moderator, which has no row to check and is named as given."""
+    if kind == "service":
+        return ServiceActor(name=str(actor_id))
+    admin = Admin.objects.filter(pk=actor_id, is_active=True).first()
+    if admin is None:
+        raise UnknownActor(int(actor_id))
+    return admin
+
+
+def access_thread_for_moderation(thread_id: int) -> Thread:
+    """Any thread, deleted or not: moderation commands act on the whole forum (the signed
+    caller is trusted to have authorised its moderator). An unknown id is THREAD_NOT_FOUND."""
+    thread = Thread.objects.filter(pk=thread_id).only("id", "author_id", "is_deleted").first()
+    if thread is None:
+        raise ThreadNotFound(f"There is no thread {thread_id}.")
+    return thread
+
+
+def access_user_for_moderation(user_id: int) -> User:
+    """The user a moderation command acts on; unknown and deleted (anonymised) accounts are
+    USER_NOT_FOUND alike, since there is nobody left to act on."""
+    user = User.objects.filter(pk=user_id, deleted_at__isnull=True).first()
+    if user is None:
+        raise UserNotFound(f"There is no user {user_id}.")
+    return user

@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from alephdraad_core.internal.api import DeviceHashesView, LookupView, SessionStateView
+from alephdraad_core.internal.api import (
+    DeviceHashesView,
+    EventsView,
+    LookupView,
+    SessionStateView,
+    ThreadDeleteCommandView,
+    UserLockCommandView,
+)
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("events", EventsView.as_view(), name="internal-events"),
     path("lookup", LookupView.as_view(), name="internal-lookup"),
     path("sessions/<str:sid>", SessionStateView.as_view(), name="internal-session"),
     path(
@@ -15,4 +23,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
         DeviceHashesView.as_view(),
         name="internal-device-hashes",
     ),
+    path(
+        "threads/<int:thread_id>/delete",
+        ThreadDeleteCommandView.as_view(),
+        name="internal-thread-delete",
+    ),
+    path("users/<int:user_id>/lock", UserLockCommandView.as_view(), name="internal-user-lock"),
 ]

@@ -17,8 +17,8 @@ class OutboxEvent(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
         DELIVERED = "delivered"
-        # The consumer refused it permanently (a 4xx other than 401/408/409/429); kept with the
-        # answer for an operator (`manage.py outbox retry` puts it back), never silently lost.
+        # The consumer refused it permanently (a 4xx other than 401/403/408/409/425/429); kept
+        # with the answer for an operator (`manage.py outbox retry` puts it back), never lost.
         DEAD = "dead"
 
     # evt_ + ULID: sorts by creation time, so `ORDER BY id` is the order events happened in.
@@ -51,6 +51,13 @@ class OutboxEvent(models.Model):
                 name="idx_event_outbox_delivered",
                 condition=models.Q(status="delivered"),
             ),
+            # The readiness probe and `outbox status` count dead events every few seconds;
+            # they are few, and this keeps the count from scanning the delivered ones.
+            models.Index(
+                fields=["id"],
+                name="idx_event_outbox_dead",
+                condition=models.Q(status="dead"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -72,6 +79,10 @@ class HandledEvent(models.Model):
 
     class Meta:
         db_table = "handled_events"
+        indexes: ClassVar[list[models.Index]] = [
+            # Housekeeping: records older than the retention period.
+            models.Index(fields=["handled_at"], name="idx_handled_events_handled_at"),
+        ]
 
     def __str__(self) -> str:
         return f"handled {self.type} {self.id}"

@@ -30,7 +30,7 @@ from .ports import HOST, resolve_ports
 from .process import ManagedProcess, run_once
 from .servers import ProvidedServer, provide, secrets_token
 
-SERVICES = ("core", "core-worker", "feature", "gateway")
+SERVICES = ("core", "core-worker", "feature", "feature-worker", "gateway")
 STACK_DIR_VARIABLE = "ALEPHDRAAD_STACK_DIR"
 # The names each service signs its internal calls with (X-Alephdraad-Caller).
 CORE_CALLER = "core-service"
@@ -283,6 +283,25 @@ class Stack:
                 cwd=root / "core-service",
             )
             return process, f"http://{HOST}:{self.ports['core']}/readyz", "core-service /readyz"
+        if name == "feature-worker":
+            ready_file = self.state_dir / "run" / "feature-worker.ready"
+            ready_file.parent.mkdir(parents=True, exist_ok=True)
+            ready_file.unlink(missing_ok=True)
+            process = ManagedProcess(
+                "feature-service worker",
+                [
+                    str(service_venv_bin(root, "feature-service", "python")),
+                    "-m",
+                    "alephdraad_feature.manage",
+                    "run-worker",
+                    "--ready-file",
+                    str(ready_file),
+                ],
+                log_path=self.logs_dir / "feature-worker.log",
+                env=env,
+                cwd=root / "feature-service",
+            )
+            return process, ready_file.as_uri(), "feature-service worker first pass"
         if name == "feature":
             process = ManagedProcess(
                 "feature-service",
@@ -321,7 +340,7 @@ class Stack:
         return process, f"{self.gateway_url}/health/gateway", "gateway /health/gateway"
 
     def start_component(self, name: str) -> None:
-        """Start one service (core, feature or gateway) and wait until it is ready."""
+        """Start one service (see SERVICES) and wait until it is ready."""
         if name not in SERVICES:
             raise StackError(f"unknown component {name!r}; one of {', '.join(SERVICES)}")
         if name in self.services and self.services[name].is_running():
@@ -377,6 +396,7 @@ class Stack:
             "core": f"http://{HOST}:{self.ports.get('core')}",
             "core-worker": None,
             "feature": f"http://{HOST}:{self.ports.get('feature')}",
+            "feature-worker": None,
             "gateway": self.gateway_url if self.ports else None,
         }
         for name, process in self.services.items():

@@ -17,8 +17,23 @@ class Liveness(BaseModel):
     version: str = Field(examples=["0.1.0"])
 
 
+class OutboxBacklog(BaseModel):
+    """Events waiting for delivery to core-service. Information only: a backlog never makes
+    the instance unready (it still serves; the worker catches up)."""
+
+    pending: int = Field(examples=[0])
+    dead: int = Field(examples=[0])
+    oldest_pending_seconds: float | None = Field(
+        description="Age of the oldest event waiting; null when none waits.", examples=[None]
+    )
+
+
 class Readiness(BaseModel):
     """Every dependency answered; the instance can take traffic."""
 
     status: Literal["ready"] = "ready"
     checks: dict[str, CheckStatus] = Field(examples=[{"mongodb": "ok"}])
+    outbox: OutboxBacklog | None = Field(
+        default=None,
+        description="The event outbox's backlog; null when it could not be read in time.",
+    )

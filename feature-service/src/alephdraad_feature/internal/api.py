@@ -6,49 +6,21 @@ the gateway never routes /internal/, only core-service calls these, over signed 
 
 from __future__ import annotations
 
-import logging
-from datetime import datetime
 from typing import Any, Literal
 
 from litestar import Request, Router, get, post
 from litestar.params import FromPath, JSONBody
-from pydantic import BaseModel, Field
-from pymongo.errors import DuplicateKeyError
+from pydantic import BaseModel
 
-from alephdraad_feature.internal.models import HandledEvent
+from alephdraad_feature.internal.events import check_event, do_handle_event
+from alephdraad_feature.internal.lookups import LookupRequest, LookupResponse, answer_lookup
 from alephdraad_feature.internal.signing import CLOCK_STATE_KEY, Clock, require_signature, utc_now
-
-logger = logging.getLogger("alephdraad_feature.internal")
-
-# Event types core-service publishes (issue 7). The feature service keeps no data derived from
-# them yet, so receiving one has no effect beyond being recorded; later issues give each its
-# effect (e.g. `user.renamed` rewrites copied usernames).
-KNOWN_EVENT_TYPES = frozenset(
-    {
-        "user.registered",
-        "user.renamed",
-        "user.locked",
-        "user.unlocked",
-        "user.deleted",
-        "thread.deleted",
-        "thread.restored",
-        "thread.moved",
-    }
-)
+from alephdraad_feature.platform.db import get_mongo
 
 
 class DeletionCheck(BaseModel):
     can_delete: bool
     blocking_reasons: list[str]
-
-
-class EventEnvelope(BaseModel):
-    """One event of another service's outbox."""
-
-    id: str = Field(min_length=1, max_length=128)
-    type: str = Field(min_length=1, max_length=128)
-    occurred_at: datetime
-    data: dict[str, Any] = Field(default_factory=dict)
 
 
 class EventReceipt(BaseModel):
@@ -66,44 +38,37 @@ def deletion_check(user_id: FromPath[int]) -> DeletionCheck:
 
 @post("/events", status_code=200)
 async def receive_event(
-    request: Request[Any, Any, Any], data: JSONBody[EventEnvelope]
+    request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]
 ) -> EventReceipt:
-    """Receive one event, exactly once in effect.
+    """Receive one event of core's outbox, exactly once in effect.
 
-    The event id is inserted into `handled_events` (`_id` = event id) first; a duplicate key
-    means it was handled before, so a redelivery answers `duplicate` and does nothing. No event
-    has an effect in this service yet (see `KNOWN_EVENT_TYPES`); when one does, the effect
-    must be written in the same MongoDB transaction as this record.
-
-    An unknown event type is recorded and acknowledged with a warning in the log, not refused:
-    refusing would make the sender's outbox retry it forever, and the recorded document (with
-    its `data`) lets a later version find what it missed.
+    The envelope is checked against the contracts schemas: not an envelope, 400
+    VALIDATION_FAILED; a known type whose `data` breaks its schema, 422 UNPROCESSABLE_CONTENT
+    (core's dispatcher marks both dead rather than retrying them). Then the event id is
+    recorded in `handled_events` and the type's handlers run, in one MongoDB transaction
+    (`internal.events`); a redelivery answers `duplicate` and does nothing. An unknown type is
+    recorded and acknowledged with a warning in the log, not refused: refusing would make
+    core's outbox retry it forever, and the record (with its `data`) lets a later version find
+    what it missed.
     """
+    occurred_at = check_event(data)
     clock: Clock = request.app.state.get(CLOCK_STATE_KEY, utc_now)
-    known = data.type in KNOWN_EVENT_TYPES
-    record = {
-        "_id": data.id,
-        "type": data.type,
-        "occurredAt": data.occurred_at,
-        "handledAt": clock(),
-        "known": known,
-        "data": data.data,
-    }
-    try:
-        await HandledEvent.get_pymongo_collection().insert_one(record)
-    except DuplicateKeyError:
-        logger.info("duplicate event ignored", extra={"event_id": data.id, "event_type": data.type})
-        return EventReceipt(status="duplicate")
-    if not known:
-        logger.warning(
-            "unknown event type acknowledged", extra={"event_id": data.id, "event_type": data.type}
-        )
-    return EventReceipt(status="handled")
+    status = await do_handle_event(
+        data, client=get_mongo(request.app).client, occurred_at=occurred_at, now=clock()
+    )
+    return EventReceipt(status=status)
+
+
+@post("/lookup", status_code=200)
+async def lookup(data: JSONBody[LookupRequest]) -> LookupResponse:
+    """What core needs to know about feature ids before it refers to them (at most 100 of each
+    kind): one entry per distinct id, `exists: false` for ids that do not exist."""
+    return await answer_lookup(data)
 
 
 internal_router = Router(
     path="/internal/v1",
-    route_handlers=[deletion_check, receive_event],
+    route_handlers=[deletion_check, receive_event, lookup],
     guards=[require_signature],
     include_in_schema=False,
     tags=["internal"],

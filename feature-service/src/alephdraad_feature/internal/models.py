@@ -32,12 +32,17 @@ class SignatureNonce(Document):
 
 class HandledEvent(Document):
     """An event received on POST /internal/v1/events; `_id` is the event id, so a redelivery
-    of the same event is recognised and not acted on twice."""
+    of the same event is recognised and not acted on twice. Written in the same transaction as
+    the event's effects (`internal.events.do_handle_event`). `known` is False for a type or
+    version this service had no schema for when it arrived: recorded, acknowledged, no effect."""
 
     model_config = ConfigDict(populate_by_name=True)
 
     id: str  # type: ignore[assignment]  # the event id, not an ObjectId
     type: str
+    # Absent on records written before envelopes were validated (issue 7's first cut).
+    version: int | None = None
+    producer: str | None = None
     occurred_at: datetime = Field(alias="occurredAt")
     handled_at: datetime = Field(alias="handledAt")
     known: bool

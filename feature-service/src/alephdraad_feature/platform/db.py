@@ -22,6 +22,8 @@ from typing import Any
 from beanie import Document, init_beanie
 from litestar import Litestar
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
@@ -158,3 +160,16 @@ def get_mongo(app: Litestar) -> MongoDatabase:
     if not isinstance(mongo, MongoDatabase):
         raise RuntimeError("MongoDB is not set up: the application lifespan has not started")
     return mongo
+
+
+def collection_in_session(
+    document: type[Document], session: AsyncClientSession
+) -> AsyncCollection[dict[str, Any]]:
+    """`document`'s collection reached through the client that owns `session`.
+
+    A session (and its transaction) only works with the client that started it, while Beanie's
+    `get_pymongo_collection()` is whatever client `init_beanie` last bound: the same one in a
+    served process, but not always in a command or a test that runs several. Writes that must
+    join the caller's transaction go through this."""
+    bound = document.get_pymongo_collection()
+    return session.client[bound.database.name][bound.name]
