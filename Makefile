@@ -13,6 +13,8 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export UV_PROJECT_ENVIRONMENT :=
+# Pact's core would report anonymous usage over the network; never from our tests.
+export PACT_DO_NOT_TRACK := true
 
 PROJECTS := contracts deploy/local core-service feature-service tests-e2e
 STACK := $(ROOT)/deploy/local/.venv/bin/alephdraad-stack

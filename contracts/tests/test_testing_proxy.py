@@ -99,9 +99,9 @@ def _pact(path: Path, interactions: list[str], version: str = "1") -> Path:
     return path
 
 
-def test_an_unchanged_pact_passes_even_with_other_library_versions(tmp_path: Path) -> None:
-    generated = _pact(tmp_path / "new.json", ["a"], version="2")
-    committed = _pact(tmp_path / "committed.json", ["a"])
+def test_an_unchanged_pact_passes_with_other_library_versions_and_order(tmp_path: Path) -> None:
+    generated = _pact(tmp_path / "new.json", ["b", "a"], version="2")
+    committed = _pact(tmp_path / "committed.json", ["a", "b"])
     sync_pact_file(generated, committed)
 
 

@@ -40,6 +40,15 @@ def eventually(check: Callable[[], T | None], what: str, timeout: float = 45.0) 
 
 
 @pytest.fixture(scope="module")
+def gateway(stack: Stack) -> Iterator[httpx.Client]:
+    """The gateway, reached from a loopback address of this module's own: core's per-IP rate
+    limits (register, login) then count these tests apart from the other modules'."""
+    transport = httpx.HTTPTransport(local_address="127.0.0.7")
+    with httpx.Client(base_url=stack.gateway_url, timeout=15, transport=transport) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
 def postgres(stack: Stack) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(stack.info()["components"]["postgres"]["url"], autocommit=True) as conn:
         yield conn
