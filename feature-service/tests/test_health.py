@@ -7,9 +7,13 @@ import sys
 import time
 
 import httpx
+import pytest
+from beanie.exceptions import CollectionWasNotInitialized
+from litestar import get
+from pymongo.errors import ServerSelectionTimeoutError
 from support import MakeClient, assert_problem, free_port, serve
 
-from alephdraad_contracts import NOT_READY
+from alephdraad_contracts import NOT_READY, SERVICE_UNAVAILABLE
 from alephdraad_feature import __version__
 from alephdraad_feature.app import create_app
 from alephdraad_feature.settings import Settings
@@ -87,3 +91,26 @@ async def test_readyz_recovers_when_mongodb_comes_up_after_start() -> None:
         "checks": {"mongodb": "ok"},
         "outbox": {"pending": 0, "dead": 0, "oldest_pending_seconds": None},
     }
+
+
+@get("/test/database-gone", sync_to_thread=False)
+def database_gone() -> None:
+    raise ServerSelectionTimeoutError("No servers found yet")
+
+
+@get("/test/database-never-reached", sync_to_thread=False)
+def database_never_reached() -> None:
+    raise CollectionWasNotInitialized("SignatureNonce")
+
+
+@pytest.mark.parametrize("path", ["/test/database-gone", "/test/database-never-reached"])
+async def test_a_request_while_mongodb_is_unreachable_is_503_not_500(
+    make_client: MakeClient, path: str
+) -> None:
+    # MongoDB went away after start-up (the driver cannot select a server), or was never
+    # reachable since start-up (Beanie not bound yet): not a bug and not the client's fault.
+    async with make_client([database_gone, database_never_reached]) as client:
+        response = await client.get(path)
+    body = assert_problem(response, SERVICE_UNAVAILABLE)
+    assert response.headers["retry-after"] == "5"
+    assert "nothing was changed" in body["detail"]

@@ -113,9 +113,9 @@ def _comparable(path: Path) -> object:
     # Library versions, not the contract.
     document.pop("metadata", None)
     # Interactions merged from several tests: their order is not part of the contract.
-    interactions = document.get("interactions")
-    if isinstance(interactions, list):
-        document["interactions"] = sorted(interactions, key=lambda i: json.dumps(i, sort_keys=True))
+    document["interactions"] = sorted(
+        document.get("interactions", []), key=lambda i: json.dumps(i, sort_keys=True)
+    )
     return document
 
 

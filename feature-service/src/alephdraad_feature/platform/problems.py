@@ -14,11 +14,13 @@ from http import HTTPStatus
 from typing import Any
 
 import msgspec
+from beanie.exceptions import CollectionWasNotInitialized
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.types import ExceptionHandlersMap
+from pymongo.errors import ConnectionFailure
 
 from alephdraad_contracts import (
     INTERNAL_ERROR,
@@ -26,6 +28,7 @@ from alephdraad_contracts import (
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
     PROBLEM_CONTENT_TYPE,
+    SERVICE_UNAVAILABLE,
     UNPROCESSABLE_CONTENT,
     VALIDATION_FAILED,
     ProblemFieldError,
@@ -183,6 +186,30 @@ def _malformed_json(exc: SerializationException) -> Response[dict[str, Any]]:
     return problem_response(MALFORMED_REQUEST, f"The request body is not valid JSON: {exc.detail}")
 
 
+# How long a client should wait after the database could not be reached: a failover or a
+# restart of a replica-set member takes seconds.
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def handle_database_unavailable(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, Any]]:
+    """MongoDB could not be reached (no server selected, connection lost, network timeout), or
+    has not been reachable since start-up (Beanie is still unbound: platform/db.py retries in
+    the background): not a bug and not the client's fault, so 503 with Retry-After rather
+    than a 500. Whatever the request was doing ran in one transaction or not at all, so a
+    retry is safe."""
+    logger.warning(
+        "database unavailable",
+        extra={"method": request.method, "path": request.url.path, "error": type(exc).__name__},
+    )
+    return problem_response(
+        SERVICE_UNAVAILABLE,
+        "The database is unreachable; nothing was changed. Try again shortly.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def handle_unexpected_exception(
     request: Request[Any, Any, Any], exc: Exception
 ) -> Response[dict[str, Any]]:
@@ -203,6 +230,8 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: handle_validation_exception,
     HTTPException: handle_http_exception,
     SerializationException: handle_serialization_exception,
+    ConnectionFailure: handle_database_unavailable,
+    CollectionWasNotInitialized: handle_database_unavailable,
     Exception: handle_unexpected_exception,
 }
 
