@@ -30,6 +30,9 @@ class SignatureNonce(Document):
         ]
 
 
+HANDLED_RETENTION_SECONDS = 30 * 24 * 3600
+
+
 class HandledEvent(Document):
     """An event received on POST /internal/v1/events; `_id` is the event id, so a redelivery
     of the same event is recognised and not acted on twice. Written in the same transaction as
@@ -50,3 +53,13 @@ class HandledEvent(Document):
 
     class Settings:
         name = "handled_events"
+        indexes: ClassVar[list[IndexModel]] = [
+            # Forgotten after HANDLED_RETENTION_SECONDS, like core's handled_events: far longer
+            # than any producer keeps redelivering one event (core purges delivered events
+            # after 7 days), so a redelivery is always recognised.
+            IndexModel(
+                [("handledAt", ASCENDING)],
+                name="handledAt_ttl",
+                expireAfterSeconds=HANDLED_RETENTION_SECONDS,
+            )
+        ]

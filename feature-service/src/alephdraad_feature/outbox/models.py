@@ -15,6 +15,8 @@ DELIVERED: OutboxStatus = "delivered"
 # core refused it for good (a 4xx about the event itself); kept with the answer in `lastError`
 # for an operator (`manage outbox retry`), never silently dropped.
 DEAD: OutboxStatus = "dead"
+# How long a delivered event is kept (for following a change across both services' logs).
+DELIVERED_RETENTION_SECONDS = 7 * 24 * 3600
 
 
 class OutboxEvent(Document):
@@ -52,5 +54,13 @@ class OutboxEvent(Document):
             IndexModel(
                 [("status", ASCENDING), ("_id", ASCENDING), ("nextAttemptAt", ASCENDING)],
                 name="status_id_nextAttemptAt",
+            ),
+            # Housekeeping, as core's worker does for its outbox: MongoDB's TTL monitor removes
+            # delivered events a week after delivery. Pending and dead events have no
+            # deliveredAt, so the TTL never touches them.
+            IndexModel(
+                [("deliveredAt", ASCENDING)],
+                name="deliveredAt_ttl",
+                expireAfterSeconds=DELIVERED_RETENTION_SECONDS,
             ),
         ]
