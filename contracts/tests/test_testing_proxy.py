@@ -13,9 +13,16 @@ from alephdraad_contracts import (
     KeyRing,
     MemoryNonceStore,
     SignatureRejected,
+    signed_client,
     verify_signed_request,
 )
-from alephdraad_contracts.testing import UPDATE_PACTS_VARIABLE, SigningProxy, sync_pact_file
+from alephdraad_contracts.testing import (
+    UPDATE_PACTS_VARIABLE,
+    SignedStubServer,
+    SigningProxy,
+    StubAnswer,
+    sync_pact_file,
+)
 
 KEY = CallerKey(keyid="feature-test", caller="feature-service", secret=b"k" * 32)
 
@@ -127,3 +134,68 @@ def test_a_missing_pact_fails_or_is_created(
     monkeypatch.setenv(UPDATE_PACTS_VARIABLE, "1")
     sync_pact_file(generated, committed)
     assert committed.read_text() == generated.read_text()
+
+
+def _signed_client(url: str, secret: bytes = KEY.secret) -> httpx.Client:
+    return signed_client(url, caller=KEY.caller, keyid=KEY.keyid, secret=secret, retries=0)
+
+
+def test_the_stub_verifies_records_and_answers() -> None:
+    answers: dict[str, StubAnswer] = {
+        "/json": (200, {"ok": True}),
+        "/raw": (200, b"not json"),
+        "/empty": (204, None),
+        "/problem": (404, {"code": "NOT_FOUND"}),
+    }
+    stub = SignedStubServer(
+        lambda request: answers[request.path.split("?")[0]], keys=KeyRing([KEY])
+    )
+    stub.start()
+    try:
+        with _signed_client(stub.url) as client:
+            posted = client.post("/json?x=1", json={"a": 1})
+            raw = client.put("/raw")
+            empty = client.delete("/empty")
+            problem = client.patch("/problem", json={})
+        with _signed_client(stub.url, secret=b"w" * 32) as client:
+            refused = client.get("/json")
+    finally:
+        stub.stop()
+    assert (posted.status_code, posted.json()) == (200, {"ok": True})
+    assert posted.headers["content-type"] == "application/json"
+    assert raw.content == b"not json"
+    assert (empty.status_code, empty.content) == (204, b"")
+    assert problem.headers["content-type"] == "application/problem+json"
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "SIGNATURE_REJECTED"
+    assert refused.json()["reason"] == "bad_signature"
+    # Only verified requests are recorded.
+    assert [(r.method, r.path) for r in stub.requests] == [
+        ("POST", "/json?x=1"),
+        ("PUT", "/raw"),
+        ("DELETE", "/empty"),
+        ("PATCH", "/problem"),
+    ]
+    assert stub.requests[0].json == {"a": 1}
+    assert stub.requests[1].json is None
+
+
+def test_a_stopped_stub_refuses_connections_and_restarts_on_its_port() -> None:
+    calls: list[str] = []
+    stub = SignedStubServer(
+        lambda request: (200, {}), keys=KeyRing([KEY]), before_verify=lambda: calls.append("x")
+    )
+    stub.start()
+    port = stub.port
+    stub.stop()
+    stub.stop()  # stopping twice is harmless
+    with _signed_client(stub.url) as client, pytest.raises(httpx.ConnectError):
+        client.get("/x")
+    stub.start()
+    try:
+        assert stub.port == port
+        with _signed_client(stub.url) as client:
+            assert client.get("/x").status_code == 200
+    finally:
+        stub.stop()
+    assert calls == ["x"]

@@ -23,26 +23,17 @@ same port.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from alephdraad_contracts import (
-    CallerKey,
-    KeyRing,
-    MemoryNonceStore,
-    SignatureRejected,
-    load_signature_test_vectors,
-    verify_signed_request,
-)
+from alephdraad_contracts import CallerKey, KeyRing, load_signature_test_vectors
+from alephdraad_contracts.testing import ReceivedRequest, SignedStubServer, StubAnswer
 
 _VECTORS = load_signature_test_vectors()
 _FEATURE_KEYS = [key for key in _VECTORS["keys"] if key["caller"] == "feature-service"]
@@ -61,19 +52,7 @@ UNACCEPTED_SIGNING_SPEC = (
 )
 
 
-@dataclass
-class ReceivedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
-
-
-Answer = tuple[int, Any]  # (status, JSON body); bytes are sent as they are; None sends nothing
+Answer = StubAnswer  # (status, JSON body); bytes are sent as they are; None sends nothing
 Handler = Callable[[ReceivedRequest, re.Match[str]], Answer]
 
 
@@ -83,8 +62,6 @@ def _problem(status: int, code: str) -> dict[str, Any]:
 
 @dataclass
 class CoreStub:
-    port: int = 0
-    requests: list[ReceivedRequest] = field(default_factory=list)
     users: dict[int, dict[str, Any]] = field(default_factory=dict)
     threads: dict[int, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -98,15 +75,17 @@ class CoreStub:
     # the caller is waiting for the answer.
     before_answer: Callable[[ReceivedRequest], None] | None = None
     _overrides: dict[tuple[str, str], Answer] = field(default_factory=dict)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
-    _nonces: MemoryNonceStore = field(default_factory=MemoryNonceStore)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _events_changed: threading.Condition = field(default_factory=threading.Condition)
     _released: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self._released.set()
+        self._server = SignedStubServer(
+            self._answer_for,
+            keys=KeyRing([FEATURE_TEST_KEY]),
+            before_verify=lambda: self._released.wait(timeout=30),
+        )
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("POST", re.compile(r"/internal/v1/lookup"), self._lookup),
             ("GET", re.compile(r"/internal/v1/sessions/([^/]+)"), self._session),
@@ -120,7 +99,11 @@ class CoreStub:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._server.url
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        return self._server.requests
 
     def settings_overrides(self, **more: Any) -> dict[str, Any]:
         """Settings that point the feature service at this stub, signing with the test key."""
@@ -271,6 +254,8 @@ class CoreStub:
     # ---- the server --------------------------------------------------------------------------
 
     def _answer_for(self, request: ReceivedRequest) -> Answer:
+        if self.before_answer is not None:
+            self.before_answer(request)
         path = request.path.split("?")[0]
         override = self._overrides.get((request.method, path))
         if override is not None:
@@ -281,71 +266,10 @@ class CoreStub:
         return 404, _problem(404, "NOT_FOUND")
 
     def start(self) -> None:
-        stub = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            # HTTP/1.0 (the default): one request per connection, so after `stop()` no pooled
-            # keep-alive connection can still reach a handler thread.
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                headers = dict(self.headers.items())
-                stub._released.wait(timeout=30)
-                try:
-                    verify_signed_request(
-                        self.command,
-                        self.path,
-                        headers,
-                        body,
-                        keys=KeyRing([FEATURE_TEST_KEY]),
-                        nonce_store=stub._nonces,
-                        now=datetime.now(UTC),
-                    )
-                except SignatureRejected as rejected:
-                    self._answer(
-                        401, {**_problem(401, "SIGNATURE_REJECTED"), "reason": rejected.reason}
-                    )
-                    return
-                request = ReceivedRequest(self.command, self.path, headers, body)
-                with stub._lock:
-                    stub.requests.append(request)
-                if stub.before_answer is not None:
-                    stub.before_answer(request)
-                self._answer(*stub._answer_for(request))
-
-            def _answer(self, status: int, payload: Any) -> None:
-                if isinstance(payload, bytes):
-                    data = payload
-                else:
-                    data = b"" if payload is None else json.dumps(payload).encode()
-                self.send_response(status)
-                if data:
-                    kind = "application/problem+json" if status >= 400 else "application/json"
-                    self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _serve
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        # A short poll interval: shutdown() waits up to one interval.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
+        self._server.start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._server.stop()
 
 
 @pytest.fixture

@@ -1,5 +1,9 @@
 """Test helpers both services share (not used in production code).
 
+`SignedStubServer` stands in for the other service in a service's own tests: a real HTTP server
+on 127.0.0.1 that verifies every request's signature like the real receiver (401 otherwise),
+records what it received and answers what the test's `respond` callback says.
+
 `sync_pact_file` keeps the committed pact files in `contracts/pacts/` honest: a consumer test
 writes its pact to a temporary directory and compares it with the committed one, so a changed
 interaction fails CI until the new file is committed (and then the provider's verification,
@@ -16,13 +20,19 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
 from ._http_client import SigningAuth
+from ._problem import PROBLEM_CONTENT_TYPE, SIGNATURE_REJECTED
+from ._signing import KeyRing, MemoryNonceStore, SignatureRejected, verify_signed_request
 
 # Set to 1 to let consumer tests rewrite the committed pact files (`make pacts`).
 UPDATE_PACTS_VARIABLE = "UPDATE_PACTS"
@@ -133,3 +143,116 @@ def sync_pact_file(generated: Path, committed: Path) -> None:
             f"the consumer's interactions changed but {committed} did not: run `make pacts`, "
             "check that the provider still verifies, and commit the file"
         )
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """A request a `SignedStubServer` accepted (its signature verified)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+# (status, body): a JSON-able body is sent as JSON (problem+json from 400 on), bytes as they
+# are, None as no content.
+StubAnswer = tuple[int, Any]
+
+
+class SignedStubServer:
+    """A stand-in for another service's internal listener (see the module docstring).
+
+    `respond(request)` runs on the server's request thread for every request whose signature
+    `keys` accepts; `before_verify()`, when given, runs first for every request (a test can
+    block there to make callers time out). Requests are answered one per connection (HTTP/1.0),
+    so after `stop()` no pooled keep-alive connection reaches the stub any more; `start()`
+    again listens on the same port, like a restarted service."""
+
+    def __init__(
+        self,
+        respond: Callable[[ReceivedRequest], StubAnswer],
+        *,
+        keys: KeyRing,
+        port: int = 0,
+        before_verify: Callable[[], None] | None = None,
+    ) -> None:
+        self.port = port
+        self.requests: list[ReceivedRequest] = []
+        self._respond = respond
+        self._keys = keys
+        self._before_verify = before_verify
+        self._nonces = MemoryNonceStore()
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> StubAnswer:
+        if self._before_verify is not None:
+            self._before_verify()
+        try:
+            verify_signed_request(
+                method,
+                path,
+                headers,
+                body,
+                keys=self._keys,
+                nonce_store=self._nonces,
+                now=datetime.now(UTC),
+            )
+        except SignatureRejected as rejected:
+            return 401, {**SIGNATURE_REJECTED.body(None), "reason": rejected.reason.value}
+        request = ReceivedRequest(method, path, headers, body)
+        with self._lock:
+            self.requests.append(request)
+        return self._respond(request)
+
+    def start(self) -> None:
+        stub = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, payload = stub._handle(
+                    self.command, self.path, dict(self.headers.items()), body
+                )
+                data = (
+                    payload
+                    if isinstance(payload, bytes)
+                    else (b"" if payload is None else json.dumps(payload).encode())
+                )
+                self.send_response(status)
+                if data:
+                    kind = PROBLEM_CONTENT_TYPE if status >= 400 else "application/json"
+                    self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet: tests assert on `requests`."""
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        # A short poll interval: shutdown() waits up to one interval.
+        thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
