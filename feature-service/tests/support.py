@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import signal
 import socket
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -78,3 +85,66 @@ class JsonLog:
 
     def requests(self) -> list[dict[str, Any]]:
         return [line for line in self.lines() if line["message"] == "request"]
+
+
+STARTUP_DEADLINE_SECONDS = 20
+SHUTDOWN_DEADLINE_SECONDS = 5
+
+
+def wait_for_health(base_url: str, process: subprocess.Popen[bytes]) -> httpx.Response:
+    """The first answer of GET /healthz (the process must not exit meanwhile)."""
+    deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
+    with httpx.Client(base_url=base_url, timeout=1.0) as client:
+        while True:
+            assert process.poll() is None, "the server exited during start-up"
+            try:
+                return client.get("/healthz")
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+            # The connection attempt itself paces this loop (refused at once): yield briefly.
+            time.sleep(0.05)
+
+
+@dataclass
+class ServedProcess:
+    base_url: str
+    health: httpx.Response
+    # Set once the process has exited (after the `with` block).
+    returncode: int | None = None
+
+
+@contextmanager
+def served_feature_service(stderr_path: Path, **env: str) -> Iterator[ServedProcess]:
+    """`python -m alephdraad_feature.serve` as operators run it, on a free port, with `env` on
+    top of this process's environment; stopped with SIGTERM at the end of the block."""
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "FEATURE_HOST": "127.0.0.1",
+        "FEATURE_PORT": str(port),
+        "FEATURE_WEB_WORKERS": "1",
+        **env,
+    }
+    base_url = f"http://127.0.0.1:{port}"
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "alephdraad_feature.serve"],
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        served: ServedProcess | None = None
+        try:
+            served = ServedProcess(base_url, wait_for_health(base_url, process))
+            yield served
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                returncode = process.wait(timeout=SHUTDOWN_DEADLINE_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise
+            if served is not None:
+                served.returncode = returncode

@@ -3,16 +3,11 @@ call from the contracts client, then the very same bytes sent again with plain h
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 from internal_support import ACCEPT_KEYS, CORE_KEYID, CORE_SECRET
-from support import free_port
-from test_serve import SHUTDOWN_DEADLINE_SECONDS, _wait_for_health
+from support import served_feature_service
 
 from alephdraad_contracts import signed_client
 
@@ -20,45 +15,23 @@ from alephdraad_contracts import signed_client
 def test_signed_call_over_http_then_its_replay_is_refused(
     tmp_path: Path, mongodb_url: str, test_database: str
 ) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "MONGODB_URL": mongodb_url,
-        "MONGODB_DATABASE": test_database,
-        "FEATURE_HOST": "127.0.0.1",
-        "FEATURE_PORT": str(port),
-        "FEATURE_WEB_WORKERS": "1",
-        "FEATURE_INTERNAL_ACCEPT_KEYS": ACCEPT_KEYS,
-    }
-    base_url = f"http://127.0.0.1:{port}"
     captured: list[httpx.Request] = []
-    with (tmp_path / "stderr.log").open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "alephdraad_feature.serve"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
+    with served_feature_service(
+        tmp_path / "stderr.log",
+        MONGODB_URL=mongodb_url,
+        MONGODB_DATABASE=test_database,
+        FEATURE_INTERNAL_ACCEPT_KEYS=ACCEPT_KEYS,
+    ) as served:
+        with signed_client(
+            served.base_url, caller="core-service", keyid=CORE_KEYID, secret=CORE_SECRET
+        ) as client:
+            client.event_hooks["request"].append(captured.append)
+            first = client.get("/internal/v1/users/7/deletion-check")
+        sent = captured[-1]
+        replay = httpx.request(
+            sent.method, str(sent.url), headers=sent.headers, content=sent.content
         )
-        try:
-            _wait_for_health(base_url, process)
-            with signed_client(
-                base_url, caller="core-service", keyid=CORE_KEYID, secret=CORE_SECRET
-            ) as client:
-                client.event_hooks["request"].append(captured.append)
-                first = client.get("/internal/v1/users/7/deletion-check")
-            sent = captured[-1]
-            replay = httpx.request(
-                sent.method, str(sent.url), headers=sent.headers, content=sent.content
-            )
-            unsigned = httpx.get(f"{base_url}/internal/v1/users/7/deletion-check")
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=SHUTDOWN_DEADLINE_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-                raise
+        unsigned = httpx.get(f"{served.base_url}/internal/v1/users/7/deletion-check")
 
     assert first.status_code == 200, first.text
     assert first.json() == {"can_delete": True, "blocking_reasons": []}

@@ -11,17 +11,13 @@ up by writing to the service's MongoDB database.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from internal_support import ACCEPT_KEYS, CORE_KEYID, CORE_SECRET
-from support import free_port
-from test_serve import SHUTDOWN_DEADLINE_SECONDS, _wait_for_health
+from support import served_feature_service
 
 # Pact's core reports anonymous usage over the network unless told not to.
 os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
@@ -44,34 +40,13 @@ STATES: dict[str, Callable[[dict[str, Any]], None]] = {}
 
 @pytest.fixture
 def feature_service(tmp_path: Path, mongodb_url: str, test_database: str) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "MONGODB_URL": mongodb_url,
-        "MONGODB_DATABASE": f"{test_database}_pact",
-        "FEATURE_HOST": "127.0.0.1",
-        "FEATURE_PORT": str(port),
-        "FEATURE_WEB_WORKERS": "1",
-        "FEATURE_INTERNAL_ACCEPT_KEYS": ACCEPT_KEYS,
-    }
-    base_url = f"http://127.0.0.1:{port}"
-    with (tmp_path / "stderr.log").open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "alephdraad_feature.serve"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-        try:
-            _wait_for_health(base_url, process)
-            yield base_url
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=SHUTDOWN_DEADLINE_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with served_feature_service(
+        tmp_path / "stderr.log",
+        MONGODB_URL=mongodb_url,
+        MONGODB_DATABASE=f"{test_database}_pact",
+        FEATURE_INTERNAL_ACCEPT_KEYS=ACCEPT_KEYS,
+    ) as served:
+        yield served.base_url
 
 
 def test_the_feature_service_honours_cores_pact(feature_service: str) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jsonschema
+import psycopg
 import pytest
 
 from alephdraad_contracts import PROBLEM_CONTENT_TYPE, load_schema
@@ -15,6 +17,8 @@ from alephdraad_stack.stack import Stack
 
 REPO_ROOT = find_repo_root(Path(__file__).resolve())
 PROBLEM_SCHEMA = load_schema("problem")
+# The password of every member the tests register.
+PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +50,28 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert body["code"] == code
     assert body["request_id"] == response.headers["x-request-id"]
     return body
+
+
+def register_verified(
+    gateway: httpx.Client, stack: Stack, username: str, full_name: str = "Member"
+) -> str:
+    """Register `username` (email `<username>@example.test`, password PASSWORD) and mark it
+    verified in the database; return the email. The mail round trip itself is covered by
+    test_identity_flow."""
+    email = f"{username}@example.test"
+    registered = gateway.post(
+        "/api/v1/auth/register",
+        json={"email": email, "password": PASSWORD, "username": username, "full_name": full_name},
+    )
+    assert registered.status_code == 201, registered.text
+    with psycopg.connect(stack.info()["components"]["postgres"]["url"]) as conn:
+        conn.execute("UPDATE users SET is_verified = true WHERE username = %s", (username,))
+    return email
+
+
+def log_in(gateway: httpx.Client, login: str) -> dict[str, Any]:
+    """Password login with PASSWORD; the token response."""
+    response = gateway.post("/api/v1/auth/login", json={"login": login, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    tokens: dict[str, Any] = response.json()
+    return tokens

@@ -20,9 +20,8 @@ from pymongo.database import Database
 
 from alephdraad_stack.stack import Stack
 
-from .conftest import assert_problem
+from .conftest import PASSWORD, assert_problem, log_in, register_verified
 
-PASSWORD = "correct horse battery staple"
 T = TypeVar("T")
 
 
@@ -62,23 +61,11 @@ def mongo(stack: Stack) -> Iterator[Database[dict[str, Any]]]:
         yield client[name]
 
 
-def member(gateway: httpx.Client, postgres: psycopg.Connection[Any]) -> tuple[str, dict[str, str]]:
+def member(gateway: httpx.Client, stack: Stack) -> tuple[str, dict[str, str]]:
     """A verified member, logged in: (username, auth headers)."""
     username = f"c_{uuid.uuid4().hex[:10]}"
-    registered = gateway.post(
-        "/api/v1/auth/register",
-        json={
-            "email": f"{username}@example.test",
-            "password": PASSWORD,
-            "username": username,
-            "full_name": "Consistency",
-        },
-    )
-    assert registered.status_code == 201, registered.text
-    postgres.execute("UPDATE users SET is_verified = true WHERE username = %s", (username,))
-    login = gateway.post("/api/v1/auth/login", json={"login": username, "password": PASSWORD})
-    assert login.status_code == 200, login.text
-    return username, {"Authorization": f"Bearer {login.json()['access_token']}"}
+    register_verified(gateway, stack, username, "Consistency")
+    return username, {"Authorization": f"Bearer {log_in(gateway, username)['access_token']}"}
 
 
 def outbox_row(
@@ -105,7 +92,7 @@ def test_a_thread_deleted_while_the_feature_service_is_down_reaches_it_exactly_o
     postgres: psycopg.Connection[Any],
     mongo: Database[dict[str, Any]],
 ) -> None:
-    _, auth = member(gateway, postgres)
+    _, auth = member(gateway, stack)
     slug = postgres.execute("SELECT slug FROM categories ORDER BY id LIMIT 1").fetchone()
     assert slug is not None
     created = gateway.post(
@@ -166,7 +153,7 @@ def test_a_member_deletes_their_account_through_the_gateway(
     postgres: psycopg.Connection[Any],
     mongo: Database[dict[str, Any]],
 ) -> None:
-    username, auth = member(gateway, postgres)
+    username, auth = member(gateway, stack)
     sudo = gateway.post("/api/v1/auth/sudo", json={"password": PASSWORD}, headers=auth)
     assert sudo.status_code == 200, sudo.text
     sudo_auth = {**auth, "X-Sudo-Token": sudo.json()["sudo_token"]}
@@ -218,13 +205,5 @@ def test_a_member_deletes_their_account_through_the_gateway(
     assert mongo.handled_events.count_documents({"_id": event_id, "type": "user.deleted"}) == 1
 
     # The name and address are free again.
-    again = gateway.post(
-        "/api/v1/auth/register",
-        json={
-            "email": f"{username}@example.test",
-            "password": PASSWORD,
-            "username": username,
-            "full_name": "Again",
-        },
-    )
-    assert again.status_code == 201, again.text
+    register_verified(gateway, stack, username, "Again")
+    assert log_in(gateway, username)["user"]["id"] != user_id

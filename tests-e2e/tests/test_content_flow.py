@@ -6,13 +6,11 @@ import subprocess
 import uuid
 
 import httpx
-import psycopg
 
 from alephdraad_stack.stack import Stack
 
-from .conftest import REPO_ROOT, assert_problem
+from .conftest import REPO_ROOT, assert_problem, log_in, register_verified
 
-PASSWORD = "correct horse battery staple"
 ADMIN_PASSWORD = "an admin's long passphrase"
 
 
@@ -68,24 +66,11 @@ def test_admin_shapes_the_forum_and_a_member_posts_finds_and_deletes_a_thread(
     assert badge.status_code == 201, badge.text
     badge_id = badge.json()["id"]
 
-    # A member, verified (the mail round trip is covered by test_identity_flow).
     username = f"gardener_{suffix}"
-    registered = gateway.post(
-        "/api/v1/auth/register",
-        json={
-            "email": f"{username}@example.test",
-            "password": PASSWORD,
-            "username": username,
-            "full_name": "Gardener",
-        },
-    )
-    assert registered.status_code == 201, registered.text
-    with psycopg.connect(stack.info()["components"]["postgres"]["url"]) as conn:
-        conn.execute("UPDATE users SET is_verified = true WHERE username = %s", (username,))
-    login = gateway.post("/api/v1/auth/login", json={"login": username, "password": PASSWORD})
-    assert login.status_code == 200, login.text
-    member = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    user_id = login.json()["user"]["id"]
+    register_verified(gateway, stack, username, "Gardener")
+    login = log_in(gateway, username)
+    member = {"Authorization": f"Bearer {login['access_token']}"}
+    user_id = login["user"]["id"]
 
     awarded = gateway.post(
         f"/api/v1/admin/users/{user_id}/badges",

@@ -16,13 +16,10 @@ from typing import Any
 
 import httpx
 import jwt
-import psycopg
 
 from alephdraad_stack.stack import Stack
 
-from .conftest import REPO_ROOT, assert_problem
-
-PASSWORD = "correct horse battery staple"
+from .conftest import PASSWORD, REPO_ROOT, assert_problem, register_verified
 
 
 def _load_authenticator() -> ModuleType:
@@ -46,26 +43,13 @@ def totp(secret_base32: str, step: int) -> str:
     return f"{code:06d}"
 
 
-def make_verified_user(gateway: httpx.Client, stack: Stack) -> tuple[str, str]:
-    suffix = uuid.uuid4().hex[:8]
-    email, username = f"mfa.{suffix}@example.test", f"mfa_{suffix}"
-    registered = gateway.post(
-        "/api/v1/auth/register",
-        json={"email": email, "password": PASSWORD, "username": username, "full_name": "Mfa"},
-    )
-    assert registered.status_code == 201, registered.text
-    # The mail round trip is covered by test_identity_flow; here the account is verified directly.
-    with psycopg.connect(stack.info()["components"]["postgres"]["url"]) as conn:
-        conn.execute("UPDATE users SET is_verified = true WHERE username = %s", (username,))
-    return email, username
-
-
 def bearer(tokens: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
 def test_totp_backup_codes_and_a_passwordless_passkey(gateway: httpx.Client, stack: Stack) -> None:
-    _email, username = make_verified_user(gateway, stack)
+    username = f"mfa_{uuid.uuid4().hex[:8]}"
+    register_verified(gateway, stack, username, "Mfa")
     first = gateway.post("/api/v1/auth/login", json={"login": username, "password": PASSWORD})
     assert first.status_code == 200, first.text
     auth = bearer(first.json())
