@@ -247,28 +247,34 @@ class Stack:
         )
         self.options.say("core-service migrations applied")
 
+    def _worker(self, service: str, args: list[str]) -> tuple[ManagedProcess, str, str]:
+        """A service's background worker (`python ARGS --ready-file F`): ready once it has
+        touched F after its first pass (outbox delivery, mail, housekeeping)."""
+        root = self.options.repo_root
+        short = service.removesuffix("-service")
+        ready_file = self.state_dir / "run" / f"{short}-worker.ready"
+        ready_file.parent.mkdir(parents=True, exist_ok=True)
+        ready_file.unlink(missing_ok=True)
+        process = ManagedProcess(
+            f"{service} worker",
+            [
+                str(service_venv_bin(root, service, "python")),
+                *args,
+                "--ready-file",
+                str(ready_file),
+            ],
+            log_path=self.logs_dir / f"{short}-worker.log",
+            env=self._service_env(),
+            cwd=root / service,
+        )
+        return process, ready_file.as_uri(), f"{service} worker first pass"
+
     def _build_service(self, name: str) -> tuple[ManagedProcess, str, str]:
         """The process of a service, the URL (or file) that tells it is ready, and what."""
         root = self.options.repo_root
         env = self._service_env()
         if name == "core-worker":
-            ready_file = self.state_dir / "run" / "core-worker.ready"
-            ready_file.parent.mkdir(parents=True, exist_ok=True)
-            ready_file.unlink(missing_ok=True)
-            process = ManagedProcess(
-                "core-service worker",
-                [
-                    str(service_venv_bin(root, "core-service", "python")),
-                    "manage.py",
-                    "run_worker",
-                    "--ready-file",
-                    str(ready_file),
-                ],
-                log_path=self.logs_dir / "core-worker.log",
-                env=env,
-                cwd=root / "core-service",
-            )
-            return process, ready_file.as_uri(), "core-service worker first pass"
+            return self._worker("core-service", ["manage.py", "run_worker"])
         if name == "core":
             process = ManagedProcess(
                 "core-service",
@@ -284,24 +290,9 @@ class Stack:
             )
             return process, f"http://{HOST}:{self.ports['core']}/readyz", "core-service /readyz"
         if name == "feature-worker":
-            ready_file = self.state_dir / "run" / "feature-worker.ready"
-            ready_file.parent.mkdir(parents=True, exist_ok=True)
-            ready_file.unlink(missing_ok=True)
-            process = ManagedProcess(
-                "feature-service worker",
-                [
-                    str(service_venv_bin(root, "feature-service", "python")),
-                    "-m",
-                    "alephdraad_feature.manage",
-                    "run-worker",
-                    "--ready-file",
-                    str(ready_file),
-                ],
-                log_path=self.logs_dir / "feature-worker.log",
-                env=env,
-                cwd=root / "feature-service",
+            return self._worker(
+                "feature-service", ["-m", "alephdraad_feature.manage", "run-worker"]
             )
-            return process, ready_file.as_uri(), "feature-service worker first pass"
         if name == "feature":
             process = ManagedProcess(
                 "feature-service",
