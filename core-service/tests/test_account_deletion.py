@@ -16,8 +16,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from alephdraad_contracts import USER_DELETED
 from alephdraad_core.accounts.models import EmailVerificationToken, PasswordResetToken, User
-from alephdraad_core.accounts.services import ACCOUNT_DELETE_PER_USER, do_delete_account
+from alephdraad_core.accounts.services import do_delete_account
+from alephdraad_core.authn.errors import InvalidCredentials
 from alephdraad_core.authn.models import RefreshToken, Session
+from alephdraad_core.authn.services import check_may_open_session
 from alephdraad_core.badges.models import UserBadge
 from alephdraad_core.content.models import Thread
 from alephdraad_core.mail.models import OutgoingMail
@@ -25,6 +27,7 @@ from alephdraad_core.mail.services import enqueue_mail
 from alephdraad_core.mfa.models import BackupCode, MfaLoginToken
 from alephdraad_core.outbox.models import OutboxEvent
 from alephdraad_core.passkeys.models import Credential, WebAuthnChallenge, WebAuthnUserHandle
+from alephdraad_core.security.limits import ACCOUNT_DELETE_PER_USER
 from alephdraad_core.security.models import SecurityEvent
 from alephdraad_core.sudo.models import SudoGrant
 from alephdraad_core.sudo.services import SUDO_HEADER, do_grant_sudo
@@ -589,3 +592,14 @@ def test_a_passkey_of_the_deleted_account_no_longer_logs_in(
 
     assert_problem(response, 400, "PASSKEY_VERIFICATION_FAILED")
     assert not Session.objects.filter(user_id=pia.user.pk).exists()
+
+
+@pytest.mark.django_db
+def test_no_session_is_ever_opened_for_a_tombstone_even_if_it_were_verified() -> None:
+    # Defence in depth: the anonymisation leaves the tombstone unverified and without any
+    # credential; should that ever change, opening a session still refuses it.
+    user = make_user()
+    user.is_verified = True
+    user.deleted_at = timezone.now()
+    with pytest.raises(InvalidCredentials):
+        check_may_open_session(user, timezone.now())

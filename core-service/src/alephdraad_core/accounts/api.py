@@ -257,7 +257,7 @@ class MeView(APIView):
     def delete(self, request: Request) -> Response:
         validated(AccountDeleteSerializer, request.data)
         # Counted once the body is right, so a mistyped confirmation costs no attempt.
-        enforce(services.ACCOUNT_DELETE_PER_USER, str(request.user.pk))
+        enforce(limits.ACCOUNT_DELETE_PER_USER, str(request.user.pk))
         services.do_delete_account(request.user, request=request)
         return Response(status=204)
 

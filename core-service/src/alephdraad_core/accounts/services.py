@@ -59,7 +59,7 @@ from alephdraad_core.mfa.models import BackupCode, MfaLoginToken
 from alephdraad_core.passkeys.models import Credential, WebAuthnChallenge, WebAuthnUserHandle
 from alephdraad_core.platform.http import client_ip
 from alephdraad_core.security import limits
-from alephdraad_core.security.services import RateLimit, hit, record_security_event
+from alephdraad_core.security.services import hit, record_security_event
 
 VERIFICATION_TOKEN_TTL = timedelta(hours=24)
 RESET_TOKEN_TTL = timedelta(hours=1)
@@ -410,9 +410,6 @@ def do_change_username(user: User, *, username: str, request: HttpRequest) -> Us
 # bigint is 27 characters, inside the 30 of the column.
 TOMBSTONE_USERNAME = "deleted-{id}"
 TOMBSTONE_EMAIL = "deleted+{id}@invalid"
-# DELETE /me: a few attempts per hour per account. Each asks the feature service first, so
-# the cap also keeps one account from hammering it.
-ACCOUNT_DELETE_PER_USER = RateLimit("account-delete:user", 5, timedelta(hours=1))
 
 
 def do_delete_account(user: User, *, request: HttpRequest) -> bool:

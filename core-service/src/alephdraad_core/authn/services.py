@@ -193,7 +193,12 @@ def do_login(
 
 
 def check_may_open_session(user: User, now: datetime) -> None:
-    """A verified email and no administrator's lock in force, else 403."""
+    """A verified email and no administrator's lock in force, else 403. A deleted account's
+    tombstone is unverified and has no password or passkey (accounts.services._anonymise), so
+    it never gets this far; the explicit check keeps that true should the anonymisation ever
+    change, answering like an account that does not exist."""
+    if user.deleted_at is not None:
+        raise InvalidCredentials("The login or the password is wrong.")
     if not user.is_verified:
         raise EmailUnverified("Confirm your email address first; we sent you a link.")
     if user.lock_is_active(now):

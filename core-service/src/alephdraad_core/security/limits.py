@@ -23,6 +23,9 @@ RESET_MAIL_PER_ADDRESS = RateLimit("reset-mail:address", 3, DAY)
 
 # Wrong current passwords on POST /me/password, per user.
 PASSWORD_CHANGE_PER_USER = RateLimit("password-change:user", 5, timedelta(minutes=15))
+# DELETE /me: a few attempts per hour per account. Each asks the feature service first, so
+# the cap also keeps one account from hammering it.
+ACCOUNT_DELETE_PER_USER = RateLimit("account-delete:user", 5, timedelta(hours=1))
 
 # Second factors (mfa/README.md). Counted on failures only (`hit` after a wrong answer, the
 # count read before verifying), so a person who types right is never slowed down.
