@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from auth_support import KEY, StaticJwks
 from beanie import Document
 from core_stub import core_stub  # noqa: F401  # the fixture
 from litestar.types import ControllerRouterHandler
@@ -21,6 +22,7 @@ from support import JsonLog, MakeClient, serve
 
 from alephdraad_contracts import JsonLogFormatter
 from alephdraad_feature.app import create_app
+from alephdraad_feature.auth.jwks import JwksFetch
 from alephdraad_feature.model_registry import DOCUMENT_MODELS
 from alephdraad_feature.platform.db import MongoDatabase
 from alephdraad_feature.settings import SERVICE_NAME, Settings
@@ -66,6 +68,7 @@ def make_client(settings: Settings) -> MakeClient:
         *,
         document_models: Sequence[type[Document]] | None = None,
         clock: Callable[[], datetime] | None = None,
+        jwks_fetch: JwksFetch | None = None,
         **overrides: Any,
     ) -> AsyncIterator[httpx.AsyncClient]:
         app = create_app(
@@ -74,6 +77,8 @@ def make_client(settings: Settings) -> MakeClient:
             extra_route_handlers,
             document_models=document_models,
             clock=clock,
+            # Tokens from auth_support verify in every test app.
+            jwks_fetch=jwks_fetch if jwks_fetch is not None else StaticJwks(KEY),
         )
         async with serve(app) as client:
             yield client

@@ -11,6 +11,12 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 
+from alephdraad_feature.auth.dependencies import (
+    auth_lifespan,
+    provide_current_admin,
+    provide_current_user,
+)
+from alephdraad_feature.auth.jwks import JwksFetch
 from alephdraad_feature.health.api import ROUTE_HANDLERS as HEALTH_ROUTES
 from alephdraad_feature.internal.api import internal_router
 from alephdraad_feature.internal.core_client import core_client_lifespan, provide_core_client
@@ -33,6 +39,7 @@ def create_app(
     *,
     document_models: Sequence[type[Document]] | None = None,
     clock: Callable[[], datetime] | None = None,
+    jwks_fetch: JwksFetch | None = None,
 ) -> Litestar:
     """Build the application.
 
@@ -42,6 +49,7 @@ def create_app(
     lifespan, so the OpenAPI generator can build it without a database. `clock` (default: the
     system's UTC time) is what signature freshness, handled-event times and the lookup
     cache's expiry are read from; tests inject their own instead of freezing global time.
+    `jwks_fetch` replaces fetching core's JWKS over HTTP (tests sign tokens with their own key).
     """
     settings = settings if settings is not None else load_settings()
     route_handlers: list[ControllerRouterHandler] = [
@@ -65,10 +73,17 @@ def create_app(
             ),
             # The signed client for calls to core and its lookup cache (internal.core_client).
             core_client_lifespan(settings, clock),
+            # Core's public keys for verifying access tokens (auth.jwks).
+            auth_lifespan(settings, jwks_fetch),
         ],
         # A handler that declares `core_client: NamedDependency[CoreClient]` gets the process's
-        # client.
-        dependencies={"core_client": Provide(provide_core_client, sync_to_thread=False)},
+        # client; `current_user: CurrentUser` / `current_admin: CurrentAdmin` the verified
+        # caller (401 otherwise).
+        dependencies={
+            "core_client": Provide(provide_core_client, sync_to_thread=False),
+            "current_user": Provide(provide_current_user),
+            "current_admin": Provide(provide_current_admin),
+        },
         openapi_config=openapi_config(),
         plugins=[ProblemSchemaPlugin()],
         state=State(

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     feature_internal_signing_key: SecretStr = SecretStr("")
     # core-service's internal listener, reached directly (never through the gateway).
     feature_core_internal_url: str = "http://127.0.0.1:8001"
+    # Core's public signing keys (DESIGN section 4); empty: core's /.well-known/jwks.json at
+    # FEATURE_CORE_INTERNAL_URL. The issuer must be core's CORE_JWT_ISSUER.
+    feature_jwks_url: str = ""
+    feature_jwt_issuer: str = Field(default="urn:alephdraad:core", min_length=1)
     feature_internal_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     # How long a lookup answer of core is reused. Each process keeps its own cache and only
     # the process that receives an event drops its entries, so these stay short (seconds).
@@ -149,6 +153,19 @@ class Settings(BaseSettings):
     def _check_public_url(cls, value: str) -> str:
         # One spelling, so links are built as f"{public_url}/api/v1/…".
         return _check_http_url(value)
+
+    @field_validator("feature_jwks_url")
+    @classmethod
+    def _check_jwks_url(cls, value: str) -> str:
+        if value:
+            scheme, separator, rest = value.partition("://")
+            if scheme not in {"http", "https"} or not separator or not rest.split("/", 1)[0]:
+                raise ValueError("must be an absolute http:// or https:// URL")
+        return value
+
+    @property
+    def jwks_url(self) -> str:
+        return self.feature_jwks_url or f"{self.feature_core_internal_url}/.well-known/jwks.json"
 
     @property
     def mongodb_timeout_seconds(self) -> float:

@@ -1,0 +1,1 @@
+"""Who is calling: core's access tokens, verified locally against core's JWKS (DESIGN section 4)."""
