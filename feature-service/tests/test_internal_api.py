@@ -10,6 +10,7 @@ from internal_support import CORE_SECRET, OTHER_SECRET, Clock, event, internal_c
 from support import assert_problem
 
 from alephdraad_contracts import new_event_id
+from alephdraad_feature.internal import holdings
 from alephdraad_feature.internal.errors import SIGNATURE_REJECTED
 from alephdraad_feature.internal.models import HandledEvent, SignatureNonce
 from alephdraad_feature.openapi import openapi_document
@@ -33,8 +34,32 @@ async def test_valid_signed_deletion_check(settings: Settings, clock: Clock) -> 
     async with internal_client(settings, clock) as client:
         response = await client.send(signed("GET", CHECK, created=clock.now))
     assert response.status_code == 200, response.text
-    assert response.json() == {"can_delete": True, "blocking_reasons": []}
+    assert response.json() == {"can_delete": True, "blocking_reasons": [], "holdings": {}}
     assert response.headers["x-request-id"] == "internal-test-0001"
+
+
+async def test_the_deletion_check_asks_every_registered_domain(
+    settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def replies_of(user_id: int) -> int:
+        return 3 if user_id == 456 else 0
+
+    async def wallet_of(user_id: int) -> str | None:
+        return "WALLET_NOT_EMPTY" if user_id == 456 else None
+
+    monkeypatch.setitem(holdings._COUNTERS, "replies", replies_of)
+    monkeypatch.setattr(holdings, "_BLOCKERS", [wallet_of])
+    async with internal_client(settings, clock) as client:
+        blocked = await client.send(signed("GET", CHECK, created=clock.now))
+        other = await client.send(
+            signed("GET", "/internal/v1/users/8/deletion-check", created=clock.now)
+        )
+    assert blocked.json() == {
+        "can_delete": False,
+        "blocking_reasons": ["WALLET_NOT_EMPTY"],
+        "holdings": {"replies": 3},
+    }
+    assert other.json() == {"can_delete": True, "blocking_reasons": [], "holdings": {"replies": 0}}
 
 
 async def test_unsigned_request_is_refused(settings: Settings, clock: Clock) -> None:

@@ -34,7 +34,7 @@ def test_signed_call_over_http_then_its_replay_is_refused(
         unsigned = httpx.get(f"{served.base_url}/internal/v1/users/7/deletion-check")
 
     assert first.status_code == 200, first.text
-    assert first.json() == {"can_delete": True, "blocking_reasons": []}
+    assert first.json() == {"can_delete": True, "blocking_reasons": [], "holdings": {}}
     assert replay.status_code == 401, replay.text
     assert replay.json()["reason"] == "replayed_nonce"
     assert replay.headers["www-authenticate"] == "Signature"

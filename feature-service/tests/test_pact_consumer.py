@@ -260,21 +260,25 @@ async def test_a_moderator_locks_a_user(pact: Pact) -> None:
     assert done.until == until
 
 
-async def test_an_event_core_does_not_know_yet_is_acknowledged(pact: Pact) -> None:
-    # The feature service publishes no event type core acts on yet (reply events arrive with
-    # the replies issue). The contract that matters now: core acknowledges a valid envelope of
-    # a type it does not know, instead of making the outbox retry it forever.
+async def test_a_reply_deleted_event_is_acknowledged(pact: Pact) -> None:
+    # Core clears an accepted answer when its reply is deleted; the contract here is that core
+    # takes the event (handled, or a duplicate of one it has).
     envelope: dict[str, Any] = {
         "id": "evt_01JD0000000000000000000000",
         "type": "reply.deleted",
         "version": 1,
         "occurred_at": "2026-11-25T03:00:00Z",
         "producer": "feature-service",
-        "data": {"reply_id": "rpl_01JD0000000000000000000000", "thread_id": 2001},
+        "data": {
+            "reply_id": "rpl_01JD0000000000000000000000",
+            "thread_id": 2001,
+            "author_id": 1001,
+            "actor": {"kind": "user", "id": 1001},
+        },
     }
     validate_event(envelope)
     (
-        pact.upon_receiving("an event of a type core does not handle yet")
+        pact.upon_receiving("a reply.deleted event")
         .with_request("POST", "/internal/v1/events")
         .with_headers(JSON)
         .with_body(envelope, content_type="application/json")

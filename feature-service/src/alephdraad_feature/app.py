@@ -11,6 +11,8 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 
+# Imported for its effect: every domain's handlers of core's events get registered.
+from alephdraad_feature import consumers  # noqa: F401
 from alephdraad_feature.auth.dependencies import (
     auth_lifespan,
     provide_current_admin,

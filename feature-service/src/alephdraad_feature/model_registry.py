@@ -11,5 +11,11 @@ from beanie import Document
 
 from alephdraad_feature.internal.models import HandledEvent, SignatureNonce
 from alephdraad_feature.outbox.models import OutboxEvent
+from alephdraad_feature.threads.models import ThreadStats
 
-DOCUMENT_MODELS: tuple[type[Document], ...] = (SignatureNonce, HandledEvent, OutboxEvent)
+DOCUMENT_MODELS: tuple[type[Document], ...] = (
+    SignatureNonce,
+    HandledEvent,
+    OutboxEvent,
+    ThreadStats,
+)

@@ -13,6 +13,7 @@ from litestar.params import FromPath, JSONBody
 from pydantic import BaseModel
 
 from alephdraad_feature.internal.events import check_event, do_handle_event
+from alephdraad_feature.internal.holdings import blocking_reasons, count_holdings
 from alephdraad_feature.internal.lookups import LookupRequest, LookupResponse, answer_lookup
 from alephdraad_feature.internal.signing import CLOCK_STATE_KEY, Clock, require_signature, utc_now
 from alephdraad_feature.platform.db import get_mongo
@@ -21,19 +22,24 @@ from alephdraad_feature.platform.db import get_mongo
 class DeletionCheck(BaseModel):
     can_delete: bool
     blocking_reasons: list[str]
+    # How many of each kind of thing the user has here (replies, reactions, …).
+    holdings: dict[str, int] = {}
 
 
 class EventReceipt(BaseModel):
     status: Literal["handled", "duplicate"]
 
 
-@get("/users/{user_id:int}/deletion-check", sync_to_thread=False)
-def deletion_check(user_id: FromPath[int]) -> DeletionCheck:
-    """May core delete user `user_id`? Nothing the feature service holds can block a deletion
-    yet: wallets (a balance that must be settled first) arrive with issue 9, which adds its
-    reason here. So `can_delete: true` with no reasons is the correct answer today, for any id
-    (a user the feature service never heard of holds nothing either)."""
-    return DeletionCheck(can_delete=True, blocking_reasons=[])
+@get("/users/{user_id:int}/deletion-check")
+async def deletion_check(user_id: FromPath[int]) -> DeletionCheck:
+    """May core delete user `user_id`? Each domain that can block a deletion registers a
+    blocker (`internal.holdings`; wallets with money will, in a later issue); holdings are
+    counted for the record (core logs them) and block nothing. A user the feature service never
+    heard of holds nothing: `can_delete: true`."""
+    reasons = await blocking_reasons(user_id)
+    return DeletionCheck(
+        can_delete=not reasons, blocking_reasons=reasons, holdings=await count_holdings(user_id)
+    )
 
 
 @post("/events", status_code=200)
