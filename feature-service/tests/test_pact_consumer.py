@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from auth_support import SigningKey
 
 # Pact's core reports anonymous usage over the network unless told not to.
 os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
@@ -28,6 +30,7 @@ from pact import Pact, match
 
 from alephdraad_contracts import CallerKey, validate_event
 from alephdraad_contracts.testing import sync_pact_file
+from alephdraad_feature.auth.jwks import http_jwks_fetch, parse_jwks
 from alephdraad_feature.internal.core_client import CoreClient, LookupCache
 from alephdraad_feature.internal.errors import ThreadNotFound, UserNotFound
 
@@ -291,3 +294,34 @@ async def test_a_reply_deleted_event_is_acknowledged(pact: Pact) -> None:
     async with core_client(pact) as client:
         outcome = await client.deliver_event(envelope)
     assert outcome.result == "delivered"
+
+
+async def test_core_publishes_its_token_signing_keys(pact: Pact) -> None:
+    # Not an internal route: any client may fetch the JWKS; the feature service verifies every
+    # member's and admin's token with these keys (auth/jwks.py).
+    example = SigningKey("example").jwk()
+    (
+        pact.upon_receiving("a request for core's public token-signing keys")
+        .with_request("GET", "/.well-known/jwks.json")
+        .will_respond_with(200)
+        .with_body(
+            {
+                "keys": match.each_like(
+                    {
+                        "kty": "OKP",
+                        "crv": "Ed25519",
+                        "x": match.regex(example["x"], regex=r"^[A-Za-z0-9_-]{43}$"),
+                        "kid": match.str(example["kid"]),
+                        "use": "sig",
+                        "alg": "EdDSA",
+                    }
+                )
+            },
+            content_type="application/json",
+        )
+    )
+    with pact.serve() as server:
+        async with httpx.AsyncClient() as http:
+            fetch = http_jwks_fetch(http, f"{str(server.url).rstrip('/')}/.well-known/jwks.json")
+            keys = parse_jwks(await fetch())
+    assert list(keys) == [example["kid"]]
