@@ -7,6 +7,7 @@ import pytest
 from alephdraad_contracts import (
     EVENT_ID_PREFIX,
     EVENT_VERSIONS,
+    REPLY_DELETED,
     SCHEMAS_DIR,
     THREAD_DELETED,
     THREAD_MOVED,
@@ -45,6 +46,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "to_category_id": 2,
         "from_author_id": 7,
         "to_author_id": 7,
+    },
+    "reply.deleted": {
+        "reply_id": "rpl_01KAZ3QF0V8M2N4P6R8S9T0W1X",
+        "thread_id": 11,
+        "author_id": 9,
+        "actor": {"kind": "user", "id": 9},
     },
 }
 
@@ -117,6 +124,22 @@ def test_extra_fields_are_refused_in_data_and_envelope() -> None:
     event["extra"] = 1
     with pytest.raises(EventInvalid, match=r"^: Additional properties"):
         validate_event(event)
+
+
+@pytest.mark.parametrize(
+    "reply_id",
+    [
+        "rpl_01kaz3qf0v8m2n4p6r8s9t0w1x",  # lower case: producers write upper case
+        "rpl_01KAZ3QF0V8M2N4P6R8S9T0W1",  # 25 characters
+        "rpl_01KAZ3QF0V8M2N4P6R8S9T0WIX",  # I is not Crockford base32
+        "rct_01KAZ3QF0V8M2N4P6R8S9T0W1X",  # a reaction id
+        "rpl_01KAZ3QF0V8M2N4P6R8S9T0W1X\n",  # `$` alone would let the newline through
+    ],
+)
+def test_reply_ids_are_rpl_and_a_ulid(reply_id: str) -> None:
+    data = dict(EXAMPLES[REPLY_DELETED], reply_id=reply_id)
+    with pytest.raises(EventInvalid, match=r"^/data/reply_id: "):
+        make_event(REPLY_DELETED, data, producer="feature-service")
 
 
 def test_unknown_types_and_versions_pass_with_the_envelope_checked() -> None:

@@ -80,6 +80,7 @@ def test_newest_first_by_default_and_deleted_threads_never_listed(
         "author",
         "created_at",
         "updated_at",
+        "accepted_reply_id",
     }
     assert first["category"] == {"slug": "programming", "name": "Programming"}
     assert first["author"] == {

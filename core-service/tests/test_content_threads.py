@@ -97,6 +97,8 @@ def test_a_member_creates_a_thread(client: Client, author: Any, author_token: st
         },
         "created_at": _iso(thread.created_at),
         "updated_at": _iso(thread.updated_at),
+        "accepted_reply_id": None,
+        "accepted_at": None,
         "deleted_at": None,
     }
     assert body["created_at"].endswith("Z")

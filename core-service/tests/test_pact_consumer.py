@@ -1,8 +1,8 @@
 """Consumer contract: what core expects of the feature service's internal listener.
 
-Each test drives core's real client code (`fetch_deletion_check`, `fetch_reply_states`, the
-outbox's `deliver`) against a Pact mock of the feature service. The interactions are merged into
-a temporary pact file that must equal the committed
+Each test drives core's real client code (`fetch_deletion_check`, `fetch_reply_states` and the
+accepted-answer check built on it, the outbox's `deliver`) against a Pact mock of the feature
+service. The interactions are merged into a temporary pact file that must equal the committed
 `contracts/pacts/core-service-feature-service.json` (contracts' `sync_pact_file`; refresh it with
 `make pacts`). The feature service's provider test replays the committed file against the real
 feature service. The mock does not check signatures (each provider's own tests do).
@@ -24,6 +24,9 @@ from pact import Pact, match
 
 from alephdraad_contracts import CallerKey, make_event
 from alephdraad_contracts.testing import sync_pact_file
+from alephdraad_core.content.errors import ReplyNotInThread
+from alephdraad_core.content.models import Thread
+from alephdraad_core.content.services import check_reply_in_thread
 from alephdraad_core.internal.peers import fetch_deletion_check, fetch_reply_states
 from alephdraad_core.outbox.dispatcher import Verdict, deliver
 
@@ -32,6 +35,9 @@ PACT_NAME = "core-service-feature-service.json"
 SIGNING_KEY = CallerKey(keyid="core-pact", caller="core-service", secret=b"c" * 32)
 JSON = {"Content-Type": "application/json"}
 REPLY_ID = "rpl_01JD0000000000000000000000"
+# The provider state "a reply exists" creates it: a live reply of thread 2001 by user 1001.
+LIVE_REPLY_ID = "rpl_01JD0000000000000000000001"
+LIVE_REPLY = {"id": LIVE_REPLY_ID, "thread_id": 2001, "author_id": 1001}
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +100,39 @@ def test_a_reply_lookup_reports_unknown_replies(pact: Pact, request: pytest.Fixt
     request.getfixturevalue("serve")
     state = fetch_reply_states([REPLY_ID])[REPLY_ID]
     assert (state.exists, state.deleted, state.thread_id) == (False, False, None)
+
+
+def test_a_live_reply_of_the_thread_may_be_accepted(
+    pact: Pact, request: pytest.FixtureRequest
+) -> None:
+    reply_id = LIVE_REPLY_ID
+    (
+        pact.upon_receiving("a lookup of a live reply of a thread")
+        .given("a reply exists", LIVE_REPLY)
+        .with_request("POST", "/internal/v1/lookup")
+        .with_headers(JSON)
+        .with_body({"reply_ids": [reply_id]}, content_type="application/json")
+        .will_respond_with(200)
+        .with_body(
+            {
+                "replies": {
+                    reply_id: {
+                        "exists": True,
+                        "deleted": False,
+                        "thread_id": LIVE_REPLY["thread_id"],
+                        "author_id": LIVE_REPLY["author_id"],
+                    }
+                }
+            },
+            content_type="application/json",
+        )
+    )
+    request.getfixturevalue("serve")
+    # What PUT /threads/2001/accepted-reply asks before it stores the id: it passes.
+    check_reply_in_thread(Thread(pk=2001), reply_id)
+    # ...and a reply of another thread does not (the same answer, judged against thread 2002).
+    with pytest.raises(ReplyNotInThread):
+        check_reply_in_thread(Thread(pk=2002), reply_id)
 
 
 @pytest.mark.parametrize(

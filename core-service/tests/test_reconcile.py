@@ -372,10 +372,12 @@ def test_a_check_may_judge_more_than_existence(
     )
 
 
-def test_without_registered_checks_the_feature_service_is_not_asked(
+def test_without_references_the_feature_service_is_not_asked(
     feature_stub: FeatureStub,
 ) -> None:
-    assert reconcile.REFERENCE_CHECKS == []
+    # The registered check (accepted answers) has nothing to ask about.
+    assert reconcile.REFERENCE_CHECKS == [reconcile.ACCEPTED_REPLY_CHECK]
+    make_thread(make_member())
     assert reconcile_cmd()[0] == 0
     assert feature_stub.requests == []
 
@@ -410,3 +412,112 @@ def test_no_verdict_without_a_usable_answer(
     assert output.splitlines()[0].startswith(f"user.deleted user {user.pk}: event missing [fixed")
     assert "reference checks skipped" in output
     assert answers.repaired == []
+
+
+# --- the registered check: threads.accepted_reply_id -------------------------------------------
+
+
+def _accepted(thread: Thread, reply_id: str) -> Thread:
+    Thread.objects.filter(pk=thread.pk).update(
+        accepted_reply_id=reply_id, accepted_at=timezone.now()
+    )
+    return thread
+
+
+def _accepted_reply_of(thread: Thread) -> str | None:
+    return Thread.objects.values_list("accepted_reply_id", flat=True).get(pk=thread.pk)
+
+
+REPLY_LIVE = "rpl_01JD0000000000000000000001"
+REPLY_DELETED = "rpl_01JD0000000000000000000002"
+REPLY_MISSING = "rpl_01JD0000000000000000000003"
+REPLY_ELSEWHERE = "rpl_01JD0000000000000000000004"
+REPLY_HIDDEN = "rpl_01JD0000000000000000000005"
+
+
+@pytest.fixture
+def answered(feature_stub: FeatureStub) -> dict[str, Thread]:
+    """Threads whose accepted answers the stub feature service judges in every way."""
+    author = make_member()
+    threads = {
+        name: _accepted(make_thread(author, title=f"Question {name}"), reply_id)
+        for name, reply_id in [
+            ("live", REPLY_LIVE),
+            ("deleted", REPLY_DELETED),
+            ("missing", REPLY_MISSING),
+            ("elsewhere", REPLY_ELSEWHERE),
+        ]
+    }
+    threads["unanswered"] = make_thread(author, title="Nobody answered")
+    # A deleted thread's replies are hidden by the feature service, not gone: not checked.
+    threads["hidden"] = _accepted(deleted_thread(), REPLY_HIDDEN)
+    answer_lookup(
+        feature_stub,
+        {
+            REPLY_LIVE: _state(True, thread_id=threads["live"].pk),
+            REPLY_DELETED: _state(True, deleted=True, thread_id=threads["deleted"].pk),
+            REPLY_MISSING: _state(False, thread_id=None),
+            REPLY_ELSEWHERE: _state(True, thread_id=threads["live"].pk),
+        },
+    )
+    return threads
+
+
+def test_orphaned_accepted_answers_are_reported_then_cleared(
+    answered: dict[str, Thread], feature_stub: FeatureStub
+) -> None:
+    deleted, missing, elsewhere = (answered[n].pk for n in ("deleted", "missing", "elsewhere"))
+
+    status, output = reconcile_cmd()
+
+    assert status == 1
+    assert output.splitlines() == [
+        f"threads.accepted_reply_id row {deleted} -> {REPLY_DELETED}: reply deleted",
+        f"threads.accepted_reply_id row {missing} -> {REPLY_MISSING}: reply missing",
+        f"threads.accepted_reply_id row {elsewhere} -> {REPLY_ELSEWHERE}: reply does not fit",
+        "reconcile: 3 finding(s), 0 fixed, 3 left",
+    ]
+    # One batch, live threads only, in thread order; nothing changed by a report.
+    [asked] = feature_stub.requests_to("POST", LOOKUP)
+    assert asked.json == {"reply_ids": [REPLY_LIVE, REPLY_DELETED, REPLY_MISSING, REPLY_ELSEWHERE]}
+    assert _accepted_reply_of(answered["deleted"]) == REPLY_DELETED
+
+    status, output = reconcile_cmd("--fix")
+
+    assert status == 0
+    assert output.endswith("reconcile: 3 finding(s), 3 fixed, 0 left\n")
+    cleared = Thread.objects.filter(pk__in=[deleted, missing, elsewhere])
+    assert list(cleared.values_list("accepted_reply_id", "accepted_at").distinct()) == [
+        (None, None)
+    ]
+    assert _accepted_reply_of(answered["live"]) == REPLY_LIVE
+    assert _accepted_reply_of(answered["hidden"]) == REPLY_HIDDEN
+    assert reconcile_cmd() == (0, "reconcile: clean\n")
+
+
+def test_a_repair_leaves_an_answer_the_author_replaced_meanwhile(
+    answered: dict[str, Thread],
+) -> None:
+    findings = reconcile.reference_findings()
+    assert len(findings) == 3
+    # Between the report and the repair, the author accepted a live reply instead.
+    _accepted(answered["deleted"], REPLY_LIVE)
+
+    for finding in findings:
+        finding.do_fix()
+
+    assert _accepted_reply_of(answered["deleted"]) == REPLY_LIVE
+    assert _accepted_reply_of(answered["missing"]) is None
+
+
+def test_no_accepted_answer_is_cleared_without_a_usable_answer(
+    answered: dict[str, Thread], feature_stub: FeatureStub
+) -> None:
+    feature_stub.stop()
+
+    status, output = reconcile_cmd("--fix")
+
+    assert status == 2
+    assert "reference checks skipped" in output
+    assert _accepted_reply_of(answered["deleted"]) == REPLY_DELETED
+    assert _accepted_reply_of(answered["missing"]) == REPLY_MISSING

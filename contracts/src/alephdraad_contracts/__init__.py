@@ -7,6 +7,7 @@ Implementation lives in private modules; this module is the whole public surface
 from ._events import (
     EVENT_ID_PREFIX,
     EVENT_VERSIONS,
+    REPLY_DELETED,
     THREAD_DELETED,
     THREAD_MOVED,
     THREAD_RESTORED,
@@ -102,6 +103,7 @@ __all__ = [
     "PROBLEM_CONTENT_TYPE",
     "PROBLEM_TYPE_PREFIX",
     "RATE_LIMITED",
+    "REPLY_DELETED",
     "REQUEST_ID_HEADER",
     "REQUEST_ID_PATTERN",
     "SCHEMAS_DIR",

@@ -34,6 +34,7 @@ USER_DELETED = "user.deleted"
 THREAD_DELETED = "thread.deleted"
 THREAD_RESTORED = "thread.restored"
 THREAD_MOVED = "thread.moved"
+REPLY_DELETED = "reply.deleted"
 
 # Every event type with the version producers emit now.
 EVENT_VERSIONS: Mapping[str, int] = {
@@ -45,6 +46,7 @@ EVENT_VERSIONS: Mapping[str, int] = {
     THREAD_DELETED: 1,
     THREAD_RESTORED: 1,
     THREAD_MOVED: 1,
+    REPLY_DELETED: 1,
 }
 
 EVENT_ID_PREFIX = "evt_"

@@ -21,6 +21,7 @@ from alephdraad_core.content.authentication import USER_OR_ADMIN_AUTHENTICATION
 from alephdraad_core.content.models import Thread
 from alephdraad_core.content.schemas import (
     SORT_RELEVANCE,
+    AcceptedReplySerializer,
     CategoryCreateSerializer,
     CategoryListSerializer,
     CategorySerializer,
@@ -351,6 +352,72 @@ class ThreadDetailView(_PerMethodPermissions):
         else:
             thread = selectors.access_thread(actor, thread_id)
         services.do_delete_thread(actor, thread, request=request)
+        return Response(status=204)
+
+
+class ThreadAcceptedReplyView(_PerMethodPermissions):
+    """The thread's accepted answer: a reply (in the feature service) its author marks."""
+
+    method_permissions = {"PUT": (IsUser,), "DELETE": (IsUser,)}  # noqa: RUF012
+
+    @extend_schema(
+        operation_id="thread_accepted_reply_set",
+        tags=TAGS,
+        summary="Mark a reply of your thread as its answer",
+        description="Only the thread's author: anyone else's thread, and a deleted one, is "
+        "THREAD_NOT_FOUND. Core asks the feature service first whether the reply exists, is "
+        "not deleted and belongs to this thread (else REPLY_NOT_IN_THREAD); when it cannot be "
+        "asked, UPSTREAM_UNAVAILABLE with Retry-After and nothing changes. Replaces any "
+        "accepted reply; accepting the same one again changes nothing (accepted_at stays). "
+        "The answer is cleared by itself when the reply is deleted.",
+        parameters=[_THREAD_ID],
+        request=AcceptedReplySerializer,
+        responses={
+            200: OpenApiResponse(
+                ThreadSerializer, description="The thread, with accepted_reply_id and accepted_at."
+            ),
+            **problem_responses(
+                {
+                    **_BAD_INPUT,
+                    **_USER_ONLY,
+                    404: "THREAD_NOT_FOUND: no such live thread of yours.",
+                    422: "UNPROCESSABLE_CONTENT (reply_id is not `rpl_` + a ULID) or "
+                    "REPLY_NOT_IN_THREAD (no live reply of this thread has this id).",
+                    503: "UPSTREAM_UNAVAILABLE: the feature service could not vouch for the "
+                    "reply; nothing was changed (see Retry-After).",
+                }
+            ),
+        },
+    )
+    def put(self, request: Request, thread_id: int) -> Response:
+        body = validated(AcceptedReplySerializer, request.data)
+        author = request.user
+        assert isinstance(author, User)  # IsUser let the request in
+        # The thread first: a stranger learns nothing, and the feature service is not asked.
+        thread = selectors.access_own_thread(author, thread_id)
+        thread = services.do_accept_reply(author, thread, reply_id=body["reply_id"])
+        return Response(_thread_data(thread))
+
+    @extend_schema(
+        operation_id="thread_accepted_reply_clear",
+        tags=TAGS,
+        summary="Unmark your thread's accepted answer",
+        description="Only the thread's author (anyone else's thread is THREAD_NOT_FOUND). "
+        "A thread without an accepted reply answers 204 too.",
+        parameters=[_THREAD_ID],
+        request=None,
+        responses={
+            204: OpenApiResponse(description="No accepted reply any more."),
+            **problem_responses(
+                {**_USER_ONLY, 404: "THREAD_NOT_FOUND: no such live thread of yours."}
+            ),
+        },
+    )
+    def delete(self, request: Request, thread_id: int) -> Response:
+        author = request.user
+        assert isinstance(author, User)  # IsUser let the request in
+        thread = selectors.access_own_thread(author, thread_id)
+        services.do_clear_accepted_reply(author, thread)
         return Response(status=204)
 
 

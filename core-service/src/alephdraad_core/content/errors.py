@@ -68,3 +68,17 @@ class ThreadNotFound(DomainError):
     this, so the answer never reveals that a thread exists."""
 
     problem_type = ProblemType("THREAD_NOT_FOUND", 404, "Thread not found")
+
+
+class ReplyNotInThread(DomainError):
+    """The reply a thread's author wants to accept is not a live reply of that thread, as the
+    feature service tells it: unknown, deleted, or under another thread. One code for all
+    three, so the answer never says which replies exist elsewhere."""
+
+    problem_type = ProblemType("REPLY_NOT_IN_THREAD", 422, "Reply not in this thread")
+
+    def __init__(self, thread_id: int) -> None:
+        super().__init__(
+            f"Thread {thread_id} has no live reply with this id.",
+            errors=[{"field": "reply_id", "message": "Not a live reply of this thread."}],
+        )

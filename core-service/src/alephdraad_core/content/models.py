@@ -45,6 +45,12 @@ class Thread(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     # Maintained by the service on write: weighted title (A), summary (B), content (C).
     search_vector = SearchVectorField(null=True, editable=False)
+    # The reply (a feature-service id, `rpl_` + ULID) its author marked as the answer, and when.
+    # Another database's id, so no foreign key: it is verified through the feature service's
+    # lookup before it is stored, cleared when reply.deleted arrives, and checked by
+    # `manage.py reconcile` (internal/reconcile.py).
+    accepted_reply_id = models.CharField(max_length=30, null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -71,6 +77,12 @@ class Thread(models.Model):
                 condition=models.Q(is_deleted=False),
             ),
             GinIndex(fields=["search_vector"], name="idx_threads_search"),
+            # What `manage.py reconcile` walks: only the answered threads, so it stays small.
+            models.Index(
+                fields=["id"],
+                name="idx_threads_accepted_reply",
+                condition=models.Q(accepted_reply_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

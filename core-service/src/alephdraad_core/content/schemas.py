@@ -33,6 +33,13 @@ slug_validator = RegexValidator(
     "Lower-case letters and digits in words joined by single hyphens, e.g. 'off-topic'.",
 )
 color_validator = RegexValidator(r"^#[0-9A-Fa-f]{6}\Z", 'A colour as "#RRGGBB".')
+# A feature-service reply id: `rpl_` and a ULID in upper-case Crockford base32, as the contracts
+# event schema `reply.deleted` spells it. `code="rule"`: a string of the wrong form is a broken
+# rule (422), like a too-long title; a missing or non-string field stays a 400.
+REPLY_ID_PATTERN = r"^rpl_[0-9A-HJKMNP-TV-Z]{26}\Z"
+reply_id_validator = RegexValidator(
+    REPLY_ID_PATTERN, "A reply id: rpl_ and 26 characters (a ULID).", code="rule"
+)
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -146,10 +153,19 @@ class ThreadListItemSerializer(serializers.Serializer):
     author = ThreadAuthorSerializer()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField(help_text="Last edit by the author.")
+    accepted_reply_id = serializers.CharField(
+        allow_null=True,
+        help_text="The reply (feature service, `rpl_…`) the author marked as the answer, or "
+        "null. Cleared when that reply is deleted.",
+    )
 
 
 class ThreadSerializer(ThreadListItemSerializer):
     content_json = serializers.JSONField(help_text="The content document, as written.")
+    accepted_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the author accepted `accepted_reply_id` (null when there is none).",
+    )
     deleted_at = serializers.DateTimeField(
         allow_null=True, help_text="When it was deleted; only admins ever see a deleted thread."
     )
@@ -231,3 +247,12 @@ class ThreadMoveSerializer(StrictSerializer):
         if "category_slug" not in attrs and "author_id" not in attrs:
             raise serializers.ValidationError("Give category_slug, author_id or both.", code="rule")
         return attrs
+
+
+class AcceptedReplySerializer(StrictSerializer):
+    reply_id = TextField(
+        trim_whitespace=False,
+        validators=[reply_id_validator],
+        help_text="A reply of this thread (`rpl_` + ULID). Not of the form: 422 "
+        "UNPROCESSABLE_CONTENT; not a live reply of this thread: 422 REPLY_NOT_IN_THREAD.",
+    )

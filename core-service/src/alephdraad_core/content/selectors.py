@@ -4,7 +4,7 @@ to admins only). Views never fetch a thread by raw id: they go through `access_t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import models
@@ -46,6 +46,7 @@ _LIST_COLUMNS = (
     "summary",
     "created_at",
     "updated_at",
+    "accepted_reply_id",
     "category__slug",
     "category__name",
     "author__username",
@@ -106,6 +107,21 @@ def access_own_thread(actor: User, thread_id: int) -> Thread:
     if thread is None:
         raise ThreadNotFound(f"There is no thread {thread_id}.")
     return thread
+
+
+def accepted_replies() -> Iterator[tuple[int, str]]:
+    """(thread id, accepted reply id) of every live thread that has an accepted answer, by
+    thread id, from the partial index idx_threads_accepted_reply (for `manage.py reconcile`).
+
+    Deleted threads are left out: the feature service hides their replies, and a check that
+    took "hidden" for "gone" would clear an answer the thread should have again when an admin
+    restores it. A reply really deleted meanwhile still clears it through reply.deleted."""
+    return (
+        Thread.objects.filter(accepted_reply_id__isnull=False, is_deleted=False)
+        .order_by("id")
+        .values_list("id", "accepted_reply_id")
+        .iterator()
+    )
 
 
 def live_threads(

@@ -4,6 +4,11 @@ Every admin action writes its security event inside the action's own transaction
 and its audit record commit together or not at all (as in admins/services.py); deleting,
 restoring and moving a thread also publish their event (content/events.py) in that transaction.
 Thread writes store the search vector in the same statement as the text it is built from.
+
+A thread's accepted answer names a feature-service reply: it is verified there before it is
+stored (DESIGN section 5) and forgotten when the feature service says the reply is gone
+(content/consumers.py, internal/reconcile.py). It is the author's own choice, like an edit, so
+it records no security event (only admin actions do).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from alephdraad_core.content.errors import (
     CategoryHasThreads,
     CategoryNotFound,
     CategorySlugTaken,
+    ReplyNotInThread,
     ThreadNotFound,
     UnknownAuthor,
     UnknownCategory,
@@ -37,6 +43,7 @@ from alephdraad_core.content.events import (
 from alephdraad_core.content.models import Category, Thread
 from alephdraad_core.content.search import search_vector_of
 from alephdraad_core.content.selectors import access_thread, category_named_by
+from alephdraad_core.internal.peers import fetch_reply_states
 from alephdraad_core.security.services import record_security_event
 
 # New categories go after the last one unless an order_index is given (the defaults use steps
@@ -401,3 +408,74 @@ def do_move_thread(
             raise UnknownCategory("category_slug", str(category_slug)) from None
         raise UnknownAuthor("author_id", "No user has this id.") from None
     return access_thread(actor, thread.pk)
+
+
+# --- accepted answers ------------------------------------------------------------------------
+
+
+def check_reply_in_thread(thread: Thread, reply_id: str) -> None:
+    """Ask the feature service whether `reply_id` is a live reply of `thread`: REPLY_NOT_IN_THREAD
+    unless it exists, is not deleted and hangs on this thread. An unreachable or confused feature
+    service raises UpstreamUnavailable (503): an id nobody vouched for is never stored."""
+    state = fetch_reply_states([reply_id])[reply_id]
+    if not state.exists or state.deleted or state.thread_id != thread.pk:
+        raise ReplyNotInThread(thread.pk)
+
+
+def do_accept_reply(author: User, thread: Thread, *, reply_id: str) -> Thread:
+    """Mark `reply_id` as the answer of the author's live thread (replacing any other).
+
+    The feature service is asked first, outside any transaction (no row lock is held while
+    another service answers). Then one transaction holds the row FOR UPDATE, still the
+    author's and still live (else THREAD_NOT_FOUND: deleted or handed to someone else
+    meanwhile), and writes it. Accepting the reply already accepted keeps its accepted_at, so
+    a retried PUT changes nothing. updated_at is left alone: it dates edits of the text.
+
+    A reply deleted after the lookup is cleared by its reply.deleted event, which the feature
+    service publishes after that deletion and core handles after this write. Only an event
+    handled in the milliseconds between the lookup's answer and this commit would find nothing
+    to clear (its conditional UPDATE does not wait for this uncommitted row); `manage.py
+    reconcile` finds and clears such a leftover, as it does one a lost event would leave."""
+    check_reply_in_thread(thread, reply_id)
+    with transaction.atomic():
+        current = (
+            Thread.objects.select_for_update()
+            .filter(pk=thread.pk, author_id=author.pk, is_deleted=False)
+            .values("accepted_reply_id", "accepted_at")
+            .first()
+        )
+        if current is None:
+            raise ThreadNotFound(f"There is no thread {thread.pk}.")
+        if current["accepted_reply_id"] == reply_id:
+            accepted_at = current["accepted_at"]
+        else:
+            accepted_at = timezone.now()
+            Thread.objects.filter(pk=thread.pk).update(
+                accepted_reply_id=reply_id, accepted_at=accepted_at
+            )
+    thread.accepted_reply_id = reply_id
+    thread.accepted_at = accepted_at
+    return thread
+
+
+def do_clear_accepted_reply(author: User, thread: Thread) -> None:
+    """Take the accepted answer off the author's live thread; one conditional UPDATE, so a
+    thread deleted or handed over meanwhile is THREAD_NOT_FOUND and left as it is. Clearing a
+    thread without one succeeds (idempotent)."""
+    cleared = Thread.objects.filter(pk=thread.pk, author_id=author.pk, is_deleted=False).update(
+        accepted_reply_id=None, accepted_at=None
+    )
+    if not cleared:
+        raise ThreadNotFound(f"There is no thread {thread.pk}.")
+
+
+def do_forget_accepted_reply(thread_id: int, reply_id: str) -> bool:
+    """The feature service says `reply_id` is gone (reply.deleted, or reconcile): clear it
+    where it is `thread_id`'s accepted answer, deleted thread or not. One conditional UPDATE
+    that matches nothing when the author has accepted another reply meanwhile or it is
+    cleared already, so running it again is harmless. Returns whether it cleared one."""
+    return bool(
+        Thread.objects.filter(pk=thread_id, accepted_reply_id=reply_id).update(
+            accepted_reply_id=None, accepted_at=None
+        )
+    )

@@ -11,6 +11,7 @@ from alephdraad_core.content.api import (
     AdminThreadRestoreView,
     CategoryDetailView,
     CategoryListView,
+    ThreadAcceptedReplyView,
     ThreadDetailView,
     ThreadListView,
 )
@@ -20,6 +21,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("categories/<slug:slug>", CategoryDetailView.as_view(), name="category"),
     path("threads", ThreadListView.as_view(), name="threads"),
     path("threads/<int:thread_id>", ThreadDetailView.as_view(), name="thread"),
+    path(
+        "threads/<int:thread_id>/accepted-reply",
+        ThreadAcceptedReplyView.as_view(),
+        name="thread-accepted-reply",
+    ),
 ]
 
 admin_urlpatterns: list[URLPattern | URLResolver] = [

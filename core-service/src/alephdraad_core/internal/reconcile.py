@@ -13,8 +13,8 @@
 
 (b) Core columns that hold feature-service ids (`REFERENCE_CHECKS`): each check lists its
     references, the feature service's lookup says what each id is now (batched, one call per
-    LOOKUP_BATCH ids), and the check's own `repair` mends an orphan. None exist yet: a thread's
-    accepted answer (a reply id) arrives with a later issue and registers its check here.
+    LOOKUP_BATCH ids), and the check's own `repair` mends an orphan. One so far: a live
+    thread's accepted answer (`threads.accepted_reply_id`) must be a live reply of that thread.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from alephdraad_core.accounts.events import emit_user_deleted
 from alephdraad_core.accounts.models import User
 from alephdraad_core.content.events import emit_thread_deleted, emit_thread_restored
 from alephdraad_core.content.models import Thread
+from alephdraad_core.content.selectors import accepted_replies
+from alephdraad_core.content.services import do_forget_accepted_reply
 from alephdraad_core.internal.peers import ReplyState, fetch_reply_states
 from alephdraad_core.outbox.models import OutboxEvent
 from alephdraad_core.platform.housekeeping import DELIVERED_EVENT_RETENTION
@@ -217,8 +219,31 @@ class ReferenceCheck:
     is_orphan: Callable[[Reference, ReplyState], bool] = reply_is_gone
 
 
-# Registered by the domains that own such columns; empty until the first one exists.
-REFERENCE_CHECKS: list[ReferenceCheck] = []
+def _accepted_reply_references() -> Iterator[Reference]:
+    for thread_id, reply_id in accepted_replies():
+        yield Reference(thread_id, reply_id)
+
+
+def _accepted_reply_is_orphan(reference: Reference, state: ReplyState) -> bool:
+    # Also a reply of another thread: that can only be a corrupted row (the PUT checks it), and
+    # pointing a thread at another thread's reply is as wrong as pointing at nothing.
+    return reply_is_gone(reference, state) or state.thread_id != reference.row_id
+
+
+def _forget_accepted_reply(reference: Reference, state: ReplyState) -> None:
+    # Conditional on the id found: an answer the author replaced meanwhile is left alone.
+    do_forget_accepted_reply(reference.row_id, reference.target_id)
+
+
+ACCEPTED_REPLY_CHECK = ReferenceCheck(
+    name="threads.accepted_reply_id",
+    references=_accepted_reply_references,
+    repair=_forget_accepted_reply,
+    is_orphan=_accepted_reply_is_orphan,
+)
+
+# Every core column holding feature-service reply ids (Reference.row_id is the row's id).
+REFERENCE_CHECKS: list[ReferenceCheck] = [ACCEPTED_REPLY_CHECK]
 
 
 def reference_findings(checks: Iterable[ReferenceCheck] | None = None) -> list[Finding]:

@@ -18,13 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from alephdraad_contracts import REPLY_DELETED
+
 Consumer = Callable[[Mapping[str, Any]], None]
 C = TypeVar("C", bound=Consumer)
 
-# The feature-service event types core acts on. Empty: core keeps nothing derived from the
-# feature service's data yet, so every event it receives is recorded and acknowledged with no
-# effect. A test checks that this declaration and the registered consumers agree.
-HANDLED_EVENT_TYPES: frozenset[str] = frozenset()
+# The feature-service event types core acts on; any other is recorded and acknowledged with
+# no effect. A test checks that this declaration and the registered consumers agree.
+# reply.deleted: content/consumers.py clears a thread's accepted answer.
+HANDLED_EVENT_TYPES: frozenset[str] = frozenset({REPLY_DELETED})
 
 _consumers: dict[tuple[str, int], Consumer] = {}
 
