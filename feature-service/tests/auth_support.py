@@ -23,8 +23,13 @@ ISSUER = "urn:alephdraad:core"
 
 
 class SigningKey:
-    def __init__(self, kid: str | None = None) -> None:
-        self.private_key = Ed25519PrivateKey.generate()
+    def __init__(self, kid: str | None = None, *, seed: bytes | None = None) -> None:
+        # A fixed `seed` (32 bytes) gives the same key every run (for recorded contracts).
+        self.private_key = (
+            Ed25519PrivateKey.from_private_bytes(seed)
+            if seed is not None
+            else Ed25519PrivateKey.generate()
+        )
         self.kid = kid or secrets.token_hex(8)
 
     def jwk(self) -> dict[str, str]:

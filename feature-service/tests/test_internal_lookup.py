@@ -34,7 +34,7 @@ async def _lookup(settings: Settings, clock: Clock, body: Any) -> Any:
         return await client.send(signed("POST", LOOKUP, body=body, created=clock.now))
 
 
-async def test_every_reply_is_missing_until_the_replies_domain_plugs_in(
+async def test_unknown_reply_ids_are_reported_missing(
     settings: Settings, clock: Clock
 ) -> None:
     first, second = _reply_id(), _reply_id()

@@ -23,6 +23,7 @@ from support import free_port
 from alephdraad_contracts import THREAD_DELETED
 from alephdraad_feature.internal.reconcile import (
     ReferenceSource,
+    reference_sources,
     register_reference_source,
     unregister_reference_source,
 )
@@ -161,6 +162,11 @@ async def reference_source(mongo: MongoDatabase) -> AsyncIterator[Any]:
     collection = mongo.database[REFS]
     await collection.delete_many({})
     repaired: list[int] = []
+    # The real domains' sources are set aside: these tests check the command's mechanics on a
+    # source of their own, and other tests' documents in the shared database are not theirs.
+    registered = reference_sources()
+    for other in registered:
+        unregister_reference_source(other.name)
 
     async def mark_orphaned(thread_id: int, session: AsyncClientSession) -> None:
         repaired.append(thread_id)
@@ -184,6 +190,8 @@ async def reference_source(mongo: MongoDatabase) -> AsyncIterator[Any]:
         yield collection, repaired
     finally:
         unregister_reference_source(source.name)
+        for other in registered:
+            register_reference_source(other)
         await collection.delete_many({})
 
 

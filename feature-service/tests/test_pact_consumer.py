@@ -299,7 +299,7 @@ async def test_a_reply_deleted_event_is_acknowledged(pact: Pact) -> None:
 async def test_core_publishes_its_token_signing_keys(pact: Pact) -> None:
     # Not an internal route: any client may fetch the JWKS; the feature service verifies every
     # member's and admin's token with these keys (auth/jwks.py).
-    example = SigningKey("example").jwk()
+    example = SigningKey("example", seed=bytes(range(32))).jwk()
     (
         pact.upon_receiving("a request for core's public token-signing keys")
         .with_request("GET", "/.well-known/jwks.json")

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from internal_support import ACCEPT_KEYS, CORE_KEYID, CORE_SECRET
+from pymongo import MongoClient
+from pymongo.database import Database
 from support import served_feature_service
 
 # Pact's core reports anonymous usage over the network unless told not to.
@@ -33,23 +36,80 @@ PACT_FILE = (
     / "core-service-feature-service.json"
 )
 
-# Interactions that need data name a state; the feature service holds nothing core asks about
-# yet (replies and wallets arrive with later issues, and add their states here).
-STATES: dict[str, Callable[[dict[str, Any]], None]] = {}
+StateHandler = Callable[[Database[dict[str, Any]], dict[str, Any]], None]
+
+
+def a_reply_exists(database: Database[dict[str, Any]], parameters: dict[str, Any]) -> None:
+    """A live reply `id` of thread `thread_id` by user `author_id`, as the service stores it.
+    Written with replace/upsert, so setting the state up again for another interaction is
+    harmless."""
+    created_at = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    database["replies"].replace_one(
+        {"_id": parameters["id"]},
+        {
+            "threadId": int(parameters["thread_id"]),
+            "content": "An answer core may accept.",
+            "userId": int(parameters["author_id"]),
+            "username": "pact_author",
+            "parentReplyId": None,
+            "depth": 0,
+            "childCount": 0,
+            "isDeleted": False,
+            "listed": True,
+            "deletedAt": None,
+            "deletedBy": None,
+            "hidden": False,
+            "authorDeleted": False,
+            "createdAt": created_at,
+            "updatedAt": created_at,
+            "editedAt": None,
+        },
+        upsert=True,
+    )
+
+
+# Interactions that need data name a state, set up by writing to the service's database. The
+# handlers take (database, parameters); the test binds the database.
+STATES: dict[str, StateHandler] = {"a reply exists": a_reply_exists}
 
 
 @pytest.fixture
-def feature_service(tmp_path: Path, mongodb_url: str, test_database: str) -> Iterator[str]:
+def pact_database(mongodb_url: str, test_database: str) -> Iterator[Database[dict[str, Any]]]:
+    """The service's database during verification (sync pymongo: the verifier calls state
+    handlers from its own thread); dropped afterwards like the session's own database."""
+    with MongoClient(mongodb_url, serverSelectionTimeoutMS=5000, tz_aware=True) as client:
+        yield client[f"{test_database}_pact"]
+        client.drop_database(f"{test_database}_pact")
+
+
+@pytest.fixture
+def feature_service(
+    tmp_path: Path, mongodb_url: str, pact_database: Database[dict[str, Any]]
+) -> Iterator[str]:
     with served_feature_service(
         tmp_path / "stderr.log",
         MONGODB_URL=mongodb_url,
-        MONGODB_DATABASE=f"{test_database}_pact",
+        MONGODB_DATABASE=pact_database.name,
         FEATURE_INTERNAL_ACCEPT_KEYS=ACCEPT_KEYS,
     ) as served:
         yield served.base_url
 
 
-def test_the_feature_service_honours_cores_pact(feature_service: str) -> None:
+def _bound_states(
+    database: Database[dict[str, Any]],
+) -> dict[str, Callable[[dict[str, Any] | None], None]]:
+    def bind(handler: StateHandler) -> Callable[[dict[str, Any] | None], None]:
+        def setup(parameters: dict[str, Any] | None = None) -> None:
+            handler(database, parameters or {})
+
+        return setup
+
+    return {name: bind(handler) for name, handler in STATES.items()}
+
+
+def test_the_feature_service_honours_cores_pact(
+    feature_service: str, pact_database: Database[dict[str, Any]]
+) -> None:
     assert PACT_FILE.exists(), f"{PACT_FILE} is missing: run `make pacts`"
     with SigningProxy(
         feature_service, caller="core-service", keyid=CORE_KEYID, secret=CORE_SECRET
@@ -59,6 +119,5 @@ def test_the_feature_service_honours_cores_pact(feature_service: str) -> None:
             .add_transport(url=proxy.url)
             .add_source(PACT_FILE)
         )
-        if STATES:
-            verifier.state_handler(STATES, teardown=False)
+        verifier.state_handler(_bound_states(pact_database), teardown=False)
         verifier.verify()

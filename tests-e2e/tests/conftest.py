@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import jsonschema
@@ -75,3 +76,26 @@ def log_in(gateway: httpx.Client, login: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     tokens: dict[str, Any] = response.json()
     return tokens
+
+
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T | None], what: str, timeout: float = 45.0) -> T:
+    """Poll `check` until it returns something other than None: events travel through an
+    outbox whose worker runs every second, and a failed delivery backs off exponentially."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result is not None:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def gateway_from(stack: Stack, address: str) -> httpx.Client:
+    """A client reaching the gateway from its own loopback address, so core's per-IP rate
+    limits (register, login) count one test module apart from the others."""
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=stack.gateway_url, timeout=15, transport=transport)

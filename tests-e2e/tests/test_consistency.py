@@ -7,10 +7,9 @@ each event id once. These tests read both databases directly to see that happen.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import psycopg
@@ -20,30 +19,21 @@ from pymongo.database import Database
 
 from alephdraad_stack.stack import Stack
 
-from .conftest import PASSWORD, assert_problem, log_in, register_verified
-
-T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T | None], what: str, timeout: float = 45.0) -> T:
-    """Poll `check` until it returns something other than None (the worker runs every second,
-    and a failed delivery backs off exponentially)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result is not None:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
+from .conftest import (
+    PASSWORD,
+    assert_problem,
+    eventually,
+    gateway_from,
+    log_in,
+    register_verified,
+)
 
 
 @pytest.fixture(scope="module")
 def gateway(stack: Stack) -> Iterator[httpx.Client]:
     """The gateway, reached from a loopback address of this module's own: core's per-IP rate
     limits (register, login) then count these tests apart from the other modules'."""
-    transport = httpx.HTTPTransport(local_address="127.0.0.7")
-    with httpx.Client(base_url=stack.gateway_url, timeout=15, transport=transport) as client:
+    with gateway_from(stack, "127.0.0.7") as client:
         yield client
 
 

@@ -51,7 +51,7 @@ def test_a_feature_route_lands_on_feature(gateway: httpx.Client) -> None:
     assert document.status_code == 200
     assert document.headers["x-served-by"] == "feature"
     assert "feature-service" in document.json()["info"]["title"]
-    missing = gateway.get("/api/v1/threads/42/replies/rpl_missing")
+    missing = gateway.get("/api/v1/threads/42/reactions/no-such-route")
     assert_problem(missing, 404, "NOT_FOUND")
     assert missing.headers["x-served-by"] == "feature"
 

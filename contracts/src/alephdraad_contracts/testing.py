@@ -164,6 +164,13 @@ class ReceivedRequest:
 StubAnswer = tuple[int, Any]
 
 
+class _BusyServer(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a test sending dozens of requests at once
+    # would see connections refused by the stand-in where the real service would queue them.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class SignedStubServer:
     """A stand-in for another service's internal listener (see the module docstring).
 
@@ -188,7 +195,7 @@ class SignedStubServer:
         self._before_verify = before_verify
         self._nonces = MemoryNonceStore()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _BusyServer | None = None
 
     @property
     def url(self) -> str:
@@ -242,8 +249,7 @@ class SignedStubServer:
             def log_message(self, format: str, *args: object) -> None:
                 """Quiet: tests assert on `requests`."""
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
-        self._server.daemon_threads = True
+        self._server = _BusyServer(("127.0.0.1", self.port), _Handler)
         self.port = self._server.server_address[1]
         # A short poll interval: shutdown() waits up to one interval.
         thread = threading.Thread(

@@ -30,7 +30,10 @@ from alephdraad_feature.platform.media_type import JsonContentTypeMiddleware
 from alephdraad_feature.platform.problem_schema import ProblemSchemaPlugin
 from alephdraad_feature.platform.problems import EXCEPTION_HANDLERS
 from alephdraad_feature.platform.request_id import RequestIdMiddleware
+from alephdraad_feature.reactions.api import ROUTE_HANDLERS as REACTION_ROUTES
+from alephdraad_feature.replies.api import ROUTE_HANDLERS as REPLIES_ROUTES
 from alephdraad_feature.settings import Settings, load_settings
+from alephdraad_feature.threads.api import ROUTE_HANDLERS as THREAD_ROUTES
 
 SETTINGS_STATE_KEY = "settings"
 
@@ -58,6 +61,9 @@ def create_app(
         *HEALTH_ROUTES,
         swagger_ui_assets_router(),
         # Public domains mount under /api/v1/ here.
+        *REPLIES_ROUTES,
+        *THREAD_ROUTES,
+        *REACTION_ROUTES,
         #
         # /internal/v1/ is the service-to-service listener (DESIGN section 5): every route
         # requires an RFC 9421 signature checked by the shared contracts package, none is in

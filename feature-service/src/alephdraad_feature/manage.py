@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from alephdraad_contracts import logging_config
+
+# Imported for its effect: every domain's reconcile sources (and event handlers) get registered.
+from alephdraad_feature import consumers  # noqa: F401
 from alephdraad_feature.internal.core_client import CoreClient
 from alephdraad_feature.internal.reconcile import do_reconcile
 from alephdraad_feature.internal.signing import utc_now

@@ -11,6 +11,9 @@ from beanie import Document
 
 from alephdraad_feature.internal.models import HandledEvent, SignatureNonce
 from alephdraad_feature.outbox.models import OutboxEvent
+from alephdraad_feature.platform.ratelimit import RateLimitWindow
+from alephdraad_feature.reactions.models import Reaction
+from alephdraad_feature.replies.models import Reply
 from alephdraad_feature.threads.models import ThreadStats
 
 DOCUMENT_MODELS: tuple[type[Document], ...] = (
@@ -18,4 +21,7 @@ DOCUMENT_MODELS: tuple[type[Document], ...] = (
     HandledEvent,
     OutboxEvent,
     ThreadStats,
+    Reaction,
+    RateLimitWindow,
+    Reply,
 )

@@ -8,8 +8,8 @@ sources the owning domains register here, so this module never imports a domain:
     async def reply_states(reply_ids: Sequence[str]) -> Mapping[str, ReplyState]:
         ...  # one query for all ids; leave out the ids that do not exist
 
-An id no source answers for is reported as `exists: false`. Until the replies domain registers
-its source (the next issue), that is every id, which is the truth: no reply exists yet.
+An id no source answers for is reported as `exists: false` (the replies domain registers the
+source for `rpl_` ids: replies/consumers.py).
 """
 
 from __future__ import annotations

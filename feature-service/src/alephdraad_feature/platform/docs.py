@@ -14,6 +14,7 @@ from litestar import Response, Router
 from litestar.datastructures import CacheControlHeader
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
 from litestar.static_files import create_static_files_router
 from swagger_ui_bundle import swagger_ui_path
 
@@ -23,6 +24,20 @@ from alephdraad_feature.platform.problems import problem_response
 
 DOCS_PATH = "/docs/feature"
 STATIC_PATH = f"{DOCS_PATH}/static"
+
+# The security scheme of member access tokens, named as in core's document. A handler that needs
+# a member declares `security=USER_TOKEN_SECURITY`; one where a token is optional (it only adds
+# the caller's own state) `security=OPTIONAL_USER_TOKEN_SECURITY`.
+USER_TOKEN_SCHEME = "userToken"  # noqa: S105  # a scheme name, not a secret
+USER_TOKEN_SECURITY: list[SecurityRequirement] = [{USER_TOKEN_SCHEME: []}]
+OPTIONAL_USER_TOKEN_SECURITY: list[SecurityRequirement] = [{}, {USER_TOKEN_SCHEME: []}]
+# An admin's access token (core's `adminToken`); a route open to a member or an admin declares
+# `security=USER_OR_ADMIN_TOKEN_SECURITY`.
+ADMIN_TOKEN_SCHEME = "adminToken"  # noqa: S105  # a scheme name, not a secret
+USER_OR_ADMIN_TOKEN_SECURITY: list[SecurityRequirement] = [
+    {USER_TOKEN_SCHEME: []},
+    {ADMIN_TOKEN_SCHEME: []},
+]
 
 # The wheel installs as plain files, so its resource folder is a real directory.
 SWAGGER_UI_DIR = Path(str(swagger_ui_path))
@@ -51,6 +66,22 @@ def openapi_config() -> OpenAPIConfig:
             "application/problem+json; every response carries X-Request-ID."
         ),
         render_plugins=[swagger, JsonRenderPlugin()],
+        components=Components(
+            security_schemes={
+                USER_TOKEN_SCHEME: SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description="A member's access token from core-service (EdDSA JWT).",
+                ),
+                ADMIN_TOKEN_SCHEME: SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description="An admin's access token from core-service (EdDSA JWT).",
+                ),
+            }
+        ),
         openapi_router=Router(
             DOCS_PATH,
             route_handlers=[],

@@ -1,0 +1,1 @@
+"""Nested replies under core threads (issue 8)."""
