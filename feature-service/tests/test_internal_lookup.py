@@ -34,9 +34,7 @@ async def _lookup(settings: Settings, clock: Clock, body: Any) -> Any:
         return await client.send(signed("POST", LOOKUP, body=body, created=clock.now))
 
 
-async def test_unknown_reply_ids_are_reported_missing(
-    settings: Settings, clock: Clock
-) -> None:
+async def test_unknown_reply_ids_are_reported_missing(settings: Settings, clock: Clock) -> None:
     first, second = _reply_id(), _reply_id()
     response = await _lookup(settings, clock, {"reply_ids": [first, second, first]})
     assert response.status_code == 200, response.text
