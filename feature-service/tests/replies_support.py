@@ -17,6 +17,7 @@ from core_stub import CoreStub
 from support import MakeClient
 
 from alephdraad_contracts import new_ulid
+from alephdraad_feature.replies.services import new_reply_document
 
 # Thread and user ids no other test module uses: each test takes fresh ones.
 _IDS = itertools.count(random.randrange(10**9, 2 * 10**9) * 1000)
@@ -80,23 +81,14 @@ def reply_document(
 ) -> dict[str, Any]:
     """A `replies` document as the service writes it (for direct bulk inserts)."""
     created_at = created_at.replace(microsecond=created_at.microsecond // 1000 * 1000)
-    return {
-        "_id": "rpl_" + new_ulid(created_at),
-        "threadId": thread_id,
-        "content": content,
-        "userId": user_id,
-        "username": username,
-        "parentReplyId": parent["_id"] if parent else None,
-        "depth": parent["depth"] + 1 if parent else 0,
-        "childCount": 0,
-        "isDeleted": False,
-        "listed": True,
-        "deletedAt": None,
-        "deletedBy": None,
-        "hidden": False,
-        "authorDeleted": False,
-        "createdAt": created_at,
-        "updatedAt": created_at,
-        "editedAt": None,
-        **fields,
-    }
+    document = new_reply_document(
+        "rpl_" + new_ulid(created_at),
+        thread_id=thread_id,
+        user_id=user_id,
+        username=username,
+        content=content,
+        parent_reply_id=parent["_id"] if parent else None,
+        depth=parent["depth"] + 1 if parent else 0,
+        created_at=created_at,
+    )
+    return {**document, **fields}

@@ -28,6 +28,7 @@ os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
 from pact import Verifier
 
 from alephdraad_contracts.testing import SigningProxy
+from alephdraad_feature.replies.services import new_reply_document
 
 PACT_FILE = (
     Path(__file__).resolve().parents[2]
@@ -44,28 +45,17 @@ def a_reply_exists(database: Database[dict[str, Any]], parameters: dict[str, Any
     Written with replace/upsert, so setting the state up again for another interaction is
     harmless."""
     created_at = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-    database["replies"].replace_one(
-        {"_id": parameters["id"]},
-        {
-            "threadId": int(parameters["thread_id"]),
-            "content": "An answer core may accept.",
-            "userId": int(parameters["author_id"]),
-            "username": "pact_author",
-            "parentReplyId": None,
-            "depth": 0,
-            "childCount": 0,
-            "isDeleted": False,
-            "listed": True,
-            "deletedAt": None,
-            "deletedBy": None,
-            "hidden": False,
-            "authorDeleted": False,
-            "createdAt": created_at,
-            "updatedAt": created_at,
-            "editedAt": None,
-        },
-        upsert=True,
+    document = new_reply_document(
+        parameters["id"],
+        thread_id=int(parameters["thread_id"]),
+        user_id=int(parameters["author_id"]),
+        username="pact_author",
+        content="An answer core may accept.",
+        parent_reply_id=None,
+        depth=0,
+        created_at=created_at,
     )
+    database["replies"].replace_one({"_id": parameters["id"]}, document, upsert=True)
 
 
 # Interactions that need data name a state, set up by writing to the service's database. The

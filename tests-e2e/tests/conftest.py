@@ -99,3 +99,26 @@ def gateway_from(stack: Stack, address: str) -> httpx.Client:
     limits (register, login) count one test module apart from the others."""
     transport = httpx.HTTPTransport(local_address=address)
     return httpx.Client(base_url=stack.gateway_url, timeout=15, transport=transport)
+
+
+def create_thread(gateway: httpx.Client, stack: Stack, auth: dict[str, str], title: str) -> int:
+    """A thread in the first category (the migrations create a default one); its id."""
+    with psycopg.connect(stack.info()["components"]["postgres"]["url"]) as conn:
+        row = conn.execute("SELECT slug FROM categories ORDER BY id LIMIT 1").fetchone()
+    assert row is not None
+    created = gateway.post(
+        "/api/v1/threads",
+        json={
+            "category_slug": row[0],
+            "title": title,
+            "summary": "",
+            "content_json": {
+                "type": "doc",
+                "content": [{"type": "paragraph", "content": [{"type": "text", "text": title}]}],
+            },
+        },
+        headers=auth,
+    )
+    assert created.status_code == 201, created.text
+    thread_id: int = created.json()["id"]
+    return thread_id

@@ -22,6 +22,7 @@ from alephdraad_stack.stack import Stack
 from .conftest import (
     PASSWORD,
     assert_problem,
+    create_thread,
     eventually,
     gateway_from,
     log_in,
@@ -83,23 +84,7 @@ def test_a_thread_deleted_while_the_feature_service_is_down_reaches_it_exactly_o
     mongo: Database[dict[str, Any]],
 ) -> None:
     _, auth = member(gateway, stack)
-    slug = postgres.execute("SELECT slug FROM categories ORDER BY id LIMIT 1").fetchone()
-    assert slug is not None
-    created = gateway.post(
-        "/api/v1/threads",
-        json={
-            "category_slug": slug[0],
-            "title": "A thread that will be deleted during an outage",
-            "summary": "outage",
-            "content_json": {
-                "type": "doc",
-                "content": [{"type": "paragraph", "content": [{"type": "text", "text": "x"}]}],
-            },
-        },
-        headers=auth,
-    )
-    assert created.status_code == 201, created.text
-    thread_id = created.json()["id"]
+    thread_id = create_thread(gateway, stack, auth, "Deleted during an outage")
 
     stack.stop_component("feature")
     try:

@@ -9,12 +9,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from alephdraad_stack.stack import Stack
 
-from .conftest import assert_problem, eventually, gateway_from, log_in, register_verified
+from .conftest import (
+    assert_problem,
+    create_thread,
+    eventually,
+    gateway_from,
+    log_in,
+    register_verified,
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,24 +52,7 @@ def test_thread_replies_reactions_stats_accepted_answer_and_deletion(
 ) -> None:
     author = member(gateway, stack, "asker")
     helper = member(gateway, stack, "helper")
-    with psycopg.connect(stack.info()["components"]["postgres"]["url"]) as conn:
-        row = conn.execute("SELECT slug FROM categories ORDER BY id LIMIT 1").fetchone()
-    assert row is not None
-    created = gateway.post(
-        "/api/v1/threads",
-        json={
-            "category_slug": row[0],
-            "title": "How do I repot a monstera?",
-            "summary": "Roots everywhere",
-            "content_json": {
-                "type": "doc",
-                "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Help"}]}],
-            },
-        },
-        headers=author,
-    )
-    assert created.status_code == 201, created.text
-    thread_id = created.json()["id"]
+    thread_id = create_thread(gateway, stack, author, "How do I repot a monstera?")
 
     # Nested replies: an answer, a question about it, and the answer's follow-up.
     answer = reply(gateway, helper, thread_id, "Use a pot one size up.", None)

@@ -106,6 +106,40 @@ def _millisecond(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+def new_reply_document(
+    reply_id: str,
+    *,
+    thread_id: int,
+    user_id: int,
+    username: str | None,
+    content: str,
+    parent_reply_id: str | None,
+    depth: int,
+    created_at: datetime,
+) -> dict[str, Any]:
+    """A new reply as stored in `replies` (every field, so tests and provider states that
+    write replies directly write the same shape)."""
+    return {
+        "_id": reply_id,
+        "threadId": thread_id,
+        "content": content,
+        "userId": user_id,
+        "username": username,
+        "parentReplyId": parent_reply_id,
+        "depth": depth,
+        "childCount": 0,
+        "isDeleted": False,
+        "listed": True,
+        "deletedAt": None,
+        "deletedBy": None,
+        "hidden": False,
+        "authorDeleted": False,
+        "createdAt": created_at,
+        "updatedAt": created_at,
+        "editedAt": None,
+    }
+
+
 async def do_create_reply(
     client: AsyncMongoClient[dict[str, Any]],
     *,
@@ -159,25 +193,16 @@ async def do_create_reply(
                     f"{parent_reply_id} is at depth {MAX_DEPTH}, the deepest level; answer "
                     "its parent instead."
                 )
-        document: dict[str, Any] = {
-            "_id": reply_id,
-            "threadId": thread_id,
-            "content": content,
-            "userId": user_id,
-            "username": username,
-            "parentReplyId": parent_reply_id,
-            "depth": depth,
-            "childCount": 0,
-            "isDeleted": False,
-            "listed": True,
-            "deletedAt": None,
-            "deletedBy": None,
-            "hidden": False,
-            "authorDeleted": False,
-            "createdAt": created_at,
-            "updatedAt": created_at,
-            "editedAt": None,
-        }
+        document = new_reply_document(
+            reply_id,
+            thread_id=thread_id,
+            user_id=user_id,
+            username=username,
+            content=content,
+            parent_reply_id=parent_reply_id,
+            depth=depth,
+            created_at=created_at,
+        )
         # A copy per attempt: insert_one would otherwise see the _id it set on a retry.
         await replies.insert_one(dict(document), session=session)
         await do_count_reply(session, thread_id, 1, replied_at=created_at)
