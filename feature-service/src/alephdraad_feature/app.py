@@ -34,6 +34,7 @@ from alephdraad_feature.reactions.api import ROUTE_HANDLERS as REACTION_ROUTES
 from alephdraad_feature.replies.api import ROUTE_HANDLERS as REPLIES_ROUTES
 from alephdraad_feature.settings import Settings, load_settings
 from alephdraad_feature.threads.api import ROUTE_HANDLERS as THREAD_ROUTES
+from alephdraad_feature.wallets.api import ROUTE_HANDLERS as WALLET_ROUTES
 
 SETTINGS_STATE_KEY = "settings"
 
@@ -64,6 +65,7 @@ def create_app(
         *REPLIES_ROUTES,
         *THREAD_ROUTES,
         *REACTION_ROUTES,
+        *WALLET_ROUTES,
         #
         # /internal/v1/ is the service-to-service listener (DESIGN section 5): every route
         # requires an RFC 9421 signature checked by the shared contracts package, none is in

@@ -8,5 +8,6 @@ from __future__ import annotations
 from alephdraad_feature.reactions import consumers as reactions_consumers
 from alephdraad_feature.replies import consumers as replies_consumers
 from alephdraad_feature.threads import consumers as threads_consumers
+from alephdraad_feature.wallets import consumers as wallets_consumers
 
-__all__ = ["reactions_consumers", "replies_consumers", "threads_consumers"]
+__all__ = ["reactions_consumers", "replies_consumers", "threads_consumers", "wallets_consumers"]

@@ -5,10 +5,12 @@
     outbox retry ID… | --dead       make dead (or waiting) events due again
     run-worker [--ready-file PATH]  the background process: dispatch until SIGTERM/SIGINT
     reconcile [--fix] [--json]      report (and repair) references to ids core no longer has
+    wallets audit [--user ID] [--json]  recompute balances from the ledger, report any drift
 
 Settings come from the environment, as for the web process. Exit codes: 0 success; 1 work
-left (orphans not fixed, events unknown or not delivered); 2 core-service unreachable (or a
-usage error); 3 MongoDB unreachable. Results go to stdout, JSON logs to stderr.
+left (orphans not fixed, events unknown or not delivered, a wallet drifting from its ledger);
+2 core-service unreachable (or a usage error); 3 MongoDB unreachable. Results go to stdout,
+JSON logs to stderr.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from alephdraad_feature.outbox.selectors import outbox_status
 from alephdraad_feature.outbox.services import do_retry_events
 from alephdraad_feature.platform.db import MongoDatabase
 from alephdraad_feature.settings import SERVICE_NAME, Settings, SettingsError, load_settings
+from alephdraad_feature.wallets.selectors import audit_all_wallets, audit_wallet
 from alephdraad_feature.worker import run_worker
 
 EXIT_OK = 0
@@ -133,6 +136,23 @@ async def _reconcile(settings: Settings, args: argparse.Namespace, out: TextIO) 
     return report.exit_code
 
 
+async def _wallets_audit(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    async with _database(settings):
+        audits = [await audit_wallet(args.user)] if args.user else await audit_all_wallets()
+    drifting = [audit for audit in audits if audit.drift]
+    if args.json:
+        _print_json(out, [audit.model_dump() for audit in audits])
+    else:
+        for audit in drifting:
+            out.write(
+                f"user {audit.user_id}: wallet Rp {audit.balance} / {audit.token_balance} tokens, "
+                f"ledger Rp {audit.ledger_balance} / {audit.ledger_token_balance} tokens: DRIFT\n"
+            )
+        out.write(f"{len(audits)} wallets audited, {len(drifting)} drifting\n")
+    # Drift is work left for an operator (a correcting transaction), like an unfixed orphan.
+    return EXIT_WORK_LEFT if drifting else EXIT_OK
+
+
 async def _run_worker(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -176,6 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--fix", action="store_true", help="repair every orphan found")
     reconcile.add_argument("--json", action="store_true", help="machine-readable output")
     reconcile.set_defaults(handler=_reconcile)
+
+    wallets = commands.add_parser("wallets", help="wallets and their ledger")
+    wallets_commands = wallets.add_subparsers(dest="wallets_command", required=True)
+    audit = wallets_commands.add_parser(
+        "audit", help="recompute balances from the transactions; exit 1 on any drift"
+    )
+    audit.add_argument("--user", type=int, metavar="ID", help="only this core user id")
+    audit.add_argument("--json", action="store_true", help="machine-readable output")
+    audit.set_defaults(handler=_wallets_audit)
     return parser
 
 

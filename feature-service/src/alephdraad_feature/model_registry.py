@@ -15,6 +15,7 @@ from alephdraad_feature.platform.ratelimit import RateLimitWindow
 from alephdraad_feature.reactions.models import Reaction
 from alephdraad_feature.replies.models import Reply
 from alephdraad_feature.threads.models import ThreadStats
+from alephdraad_feature.wallets.models import Transaction, Wallet
 
 DOCUMENT_MODELS: tuple[type[Document], ...] = (
     SignatureNonce,
@@ -24,4 +25,6 @@ DOCUMENT_MODELS: tuple[type[Document], ...] = (
     Reaction,
     RateLimitWindow,
     Reply,
+    Wallet,
+    Transaction,
 )
